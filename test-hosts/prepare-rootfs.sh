@@ -20,3 +20,5 @@ done
 rm -f /var/lib/dbus/machine-id
 apt-get clean
 rm -rf /var/lib/apt/lists/*
+# An empty package list must look stale, or apt's cache_valid_time would skip the first update.
+touch -d 2000-01-01 /var/lib/apt/lists
