@@ -304,10 +304,15 @@ def main(release_dir, env=None):
         memory_limit_bytes=settings.memory_limit_bytes, memory_limit_source=settings.memory_limit_source,
         faults=format_spec(settings.faults), config=settings.config_path, pid=os.getpid(),
     )
-    faults_note = f" faults={format_spec(settings.faults)}" if settings.faults else ""
-    console(f"{SERVICE_NAME} {settings.version} ({settings.instance}) on {settings.bind}:{ports[0]}{faults_note}")
+    notes = f" metrics on port {ports[-1]}" if ports[-1] != ports[0] else ""
+    notes += f" faults={format_spec(settings.faults)}" if settings.faults else ""
+    console(f"{SERVICE_NAME} {settings.version} ({settings.instance}) listening on {settings.bind}:{ports[0]}{notes}")
     while not stop.wait(0.5):
         pass
+    # A second signal must not kill the process while it drains (the interpreter restores default
+    # handlers when it exits, so an ignored signal is the only safe state from here on).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     service.shutdown()
     signame = signal.Signals(getattr(stop, "signum", signal.SIGTERM)).name
     log.info("SHUTDOWN", f"stopped on {signame} after in-flight requests finished")
