@@ -8,6 +8,7 @@ for p in $packages; do
 done
 if [ -n "$missing" ]; then
     apt-get update -qq
+    # shellcheck disable=SC2086 # $missing is a list of package names
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
 fi
 # Timers grab the dpkg lock in the middle of a test; consoles and udev have nothing to do here.
