@@ -14,7 +14,8 @@ cleanup() {
     local status=$?
     step "teardown"
     if docker info >/dev/null 2>&1; then
-        docker ps -aq --filter label=org.hyperbun.project=canary | xargs -r docker rm -f >/dev/null
+        # The project's containers that the tests left; a demo that ran before keeps its own.
+        project_containers | grep -vxF -f <(printf '%s\n' "${containers_before[@]}") | xargs -r docker rm -f >/dev/null
     fi
     # A Docker engine that was running before the tests (the demo's, a user's) keeps running.
     [ "$engine_was_running" = yes ] || scripts/docker-engine.sh stop
@@ -25,7 +26,12 @@ engine_was_running=no
 if docker info >/dev/null 2>&1; then
     engine_was_running=yes
 fi
+project_containers() {
+    docker ps -aq --no-trunc --filter label=org.hyperbun.project=canary
+}
+
 scripts/setup.sh
+mapfile -t containers_before < <(project_containers)
 trap cleanup EXIT
 export PATH=$root/.venv/bin:$PATH
 
