@@ -49,6 +49,11 @@ options:
       - A key set to null is removed.
     type: dict
     default: {}
+  event:
+    description:
+      - A line for the deployment's timeline, appended to the C(events) list of the state with the
+        time it was recorded (UTC). Recording an event always changes the state.
+    type: str
   require_phase:
     description:
       - Refuse to change anything unless the recorded phase is one of these.
@@ -71,6 +76,10 @@ EXAMPLES = r"""
   hyperbun.canary.canary_state:
     phase: promoted
     require_phase: [passed]
+
+- name: Add to the timeline
+  hyperbun.canary.canary_state:
+    event: traffic moved to 25 %
 
 - name: Read the recorded state
   hyperbun.canary.canary_state:
@@ -96,6 +105,7 @@ path:
   sample: /etc/ansible/facts.d/hyperbun_canary.fact
 """
 
+import datetime
 import json
 import os
 import re
@@ -136,6 +146,7 @@ def main():
             state=dict(type="str", choices=["present", "absent", "query"], default="present"),
             phase=dict(type="str", choices=["canary", "passed", "failed", "promoted", "rolled_back", "decommissioned"]),
             values=dict(type="dict", default={}),
+            event=dict(type="str"),
             require_phase=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
@@ -168,6 +179,9 @@ def main():
                 new.pop(key, None)
             else:
                 new[key] = value
+        if module.params["event"]:
+            at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+            new["events"] = [*new.get("events", []), {"at": at, "event": module.params["event"]}]
         # Round-trip through JSON so that the comparison sees what the file will hold.
         new = json.loads(json.dumps(new, sort_keys=True, default=str))
 

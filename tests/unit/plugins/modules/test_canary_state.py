@@ -38,6 +38,14 @@ def test_merges_and_removes_keys(tmp_path, capsys):
     assert result["diff"]["before"]["weight"] == 5
 
 
+def test_events_build_a_timeline(tmp_path, capsys):
+    run(tmp_path, capsys, phase="canary", event="canary started")
+    result = run(tmp_path, capsys, event="traffic moved to 5 %")
+    assert result["changed"] is True
+    assert [e["event"] for e in fact(tmp_path)["events"]] == ["canary started", "traffic moved to 5 %"]
+    assert all(e["at"].endswith("+00:00") for e in fact(tmp_path)["events"])
+
+
 def test_check_mode_writes_nothing(tmp_path, capsys):
     result = run(tmp_path, capsys, check_mode=True, phase="canary")
     assert result["changed"] is True
