@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
         *) echo "build-release: unknown argument: $1" >&2; usage ;;
     esac
 done
-[ -n "$version" ] && [ -n "$out" ] || usage
+if [ -z "$version" ] || [ -z "$out" ]; then usage; fi
 if ! [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$ ]]; then
     echo "build-release: --version '$version' is not a version (X.Y.Z)" >&2
     exit 2

@@ -209,7 +209,7 @@ def _cgroup_memory_limit(proc_cgroup="/proc/self/cgroup", root="/sys/fs/cgroup")
         parts = line.split(":", 2)
         if len(parts) != 3:
             continue
-        _, controllers, cgroup_path = parts
+        controllers, cgroup_path = parts[1], parts[2]
         if "memory" in controllers.split(","):
             candidates.append(os.path.join(root, "memory", cgroup_path.lstrip("/"), "memory.limit_in_bytes"))
         elif controllers == "":

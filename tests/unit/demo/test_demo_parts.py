@@ -151,17 +151,17 @@ class FakeClock:
 def test_token_bucket_allows_burst_then_refills_at_rate():
     clock = FakeClock()
     bucket = TokenBucket(rate=10, burst=3, clock=clock)
-    assert [bucket.allow() for _ in range(4)] == [True, True, True, False]
+    assert [bucket.allow() for _call in range(4)] == [True, True, True, False]
     clock.now += 0.1
-    assert [bucket.allow() for _ in range(2)] == [True, False]
+    assert [bucket.allow() for _call in range(2)] == [True, False]
     clock.now += 100
-    assert sum(bucket.allow() for _ in range(10)) == 3
+    assert sum(bucket.allow() for _call in range(10)) == 3
 
 
 @pytest.mark.parametrize(("share", "events", "hits"), [(0.0, 100, 0), (0.01, 1000, 10), (0.25, 400, 100), (1.0, 7, 7)])
 def test_even_share_selects_that_share(share, events, hits):
     selector = EvenShare(share)
-    assert sum(selector.hit() for _ in range(events)) == hits
+    assert sum(selector.hit() for _call in range(events)) == hits
 
 
 def test_breaker_opens_after_threshold_and_rejects():
@@ -173,7 +173,7 @@ def test_breaker_opens_after_threshold_and_rejects():
     def failing():
         raise OSError("down")
 
-    for _ in range(2):
+    for _call in range(2):
         with pytest.raises(OSError):
             breaker.call(failing)
     assert breaker.state == OPEN and changes == [OPEN]

@@ -44,8 +44,8 @@ def run_script(release_dir, name, **env):
 
 def statuses(instance, path, count):
     result = {}
-    for _ in range(count):
-        status, _ = instance.get(path)
+    for _request in range(count):
+        status = instance.get(path)[0]
         result[status] = result.get(status, 0) + 1
     return result
 
@@ -161,7 +161,7 @@ def test_endpoints_answer_and_metrics_follow_the_contract(service):
 
     from prometheus_client.parser import text_string_to_metric_families
 
-    _, text = http_get(instance.port, "/metrics")
+    text = http_get(instance.port, "/metrics")[1]
     families = {family.name: family for family in text_string_to_metric_families(text)}
     for name, kind in REQUIRED_FAMILIES.items():
         assert name in families, name
@@ -222,7 +222,7 @@ def test_error_rate_fault_fails_that_share_and_logs_errors(service):
 
 def test_latency_fault_adds_to_every_api_request(service):
     instance = service("latency_ms=150")
-    for _ in range(3):
+    for _request in range(3):
         started = time.monotonic()
         assert instance.get("/api/markets")[0] == 200
         assert time.monotonic() - started >= 0.15
@@ -361,7 +361,7 @@ def test_log_lines_are_json_with_level_and_code_filtered_by_log_level(service):
 def test_sigterm_finishes_in_flight_requests_and_exits_0(service):
     instance = service("latency_ms=400")
     answers = []
-    clients = [threading.Thread(target=lambda: answers.append(instance.get("/api/markets")[0])) for _ in range(3)]
+    clients = [threading.Thread(target=lambda: answers.append(instance.get("/api/markets")[0])) for _client in range(3)]
     for client in clients:
         client.start()
     time.sleep(0.15)
