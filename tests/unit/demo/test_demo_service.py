@@ -185,6 +185,25 @@ def test_endpoints_answer_and_metrics_follow_the_contract(service):
     assert sample(samples, "hyperbun_log_errors_total", code="REQUEST_FAILED") == 0
 
 
+def test_head_is_answered_like_get_and_other_methods_get_405(service):
+    import urllib.request
+
+    instance = service()
+    for method, status in (("HEAD", 200), ("POST", 405), ("DELETE", 405)):
+        request = urllib.request.Request(f"http://127.0.0.1:{instance.port}/health", method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                got, body = response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            got, body = exc.code, b""
+        assert got == status, method
+        if method == "HEAD":
+            assert body == b""
+    samples = instance.metrics()
+    assert sample(samples, "hyperbun_http_requests_total", method="HEAD", path="/health", status="200") == 1
+    assert sample(samples, "hyperbun_http_requests_total", method="POST", path="/health", status="405") == 1
+
+
 def test_metrics_are_also_served_on_metrics_port(service):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
