@@ -185,7 +185,25 @@ class Service:
                 )
         return [server.server_address[1] for server in self.servers]
 
+    def warm_up(self):
+        """Allocate what the first requests would, so that resident memory is flat from the first scrape."""
+        config = self.settings.config
+
+        def work():
+            for seed in range(5):
+                walk(build_graph(config.graph_nodes, config.graph_edges_per_node, seed))
+            _json(200, {"markets": list(MARKETS)})
+            self.render_metrics()
+
+        # Concurrently, as requests run, so that the allocator's per-thread arenas exist before the first scrape.
+        workers = [threading.Thread(target=work) for _worker in range(16)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+
     def serve(self):
+        self.warm_up()
         for name, breaker in self.breakers.items():
             if self.settings.faults.get("breaker_trip") == name:
                 breaker.force_open()
