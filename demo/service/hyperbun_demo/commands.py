@@ -108,9 +108,13 @@ def _get(port, path):
 
 def selftest_main(release_dir):
     """Quick self-test of the code in this release; faults are runtime behaviour and stay off here."""
-    from prometheus_client.parser import text_string_to_metric_families
+    try:
+        from prometheus_client.parser import text_string_to_metric_families
 
-    from .app import Service
+        from .app import Service
+    except ImportError as exc:
+        print(f"❌ Python package {exc.name} is missing (Debian: python3-prometheus-client, python3-yaml)")
+        return 1
 
     checks = Checks()
     config_path = _config_path(release_dir)

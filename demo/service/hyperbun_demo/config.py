@@ -3,7 +3,10 @@
 import os
 from dataclasses import dataclass, field
 
-import yaml
+try:
+    import yaml
+except ImportError:  # reported as a configuration error, so that a missing python3-yaml is one clear line
+    yaml = None
 
 from .faults import FaultError, parse_fault_spec, validate_fault_mapping
 
@@ -87,6 +90,8 @@ def _positive(value, what, path, integer=False, allow_zero=False):
 
 def parse_config_text(text, path):
     """Validate configuration text; raise ConfigError naming the file and the problem."""
+    if yaml is None:
+        raise ConfigError(f"{path}: cannot read YAML: PyYAML is not installed (Debian: python3-yaml)")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

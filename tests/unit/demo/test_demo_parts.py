@@ -1,5 +1,7 @@
 """The demo service's pure parts: fault specs, configuration, cgroup limits, rate limiting, breakers."""
 
+from pathlib import Path
+
 import pytest
 import yaml
 from hyperbun_demo.breaker import CLOSED, OPEN, BreakerOpenError, CircuitBreaker
@@ -10,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 BREAKERS = ["database", "upstream_feed", "cache"]
+SERVICE_CONFIG = Path(__file__).resolve().parents[3] / "demo" / "service" / "config" / "production.yaml"
 
 
 @pytest.mark.parametrize(
@@ -180,3 +183,17 @@ def test_breaker_opens_after_threshold_and_rejects():
     with pytest.raises(BreakerOpenError):
         breaker.call(lambda: None)
     assert breaker.trips == 1 and breaker.state != CLOSED
+
+
+def test_release_config_renders_faults_without_pyyaml(monkeypatch):
+    from hyperbun_demo import config as config_module
+    from hyperbun_demo.release import render_config
+
+    template = (SERVICE_CONFIG).read_text()
+    with_yaml = render_config(template, "error_rate=0.1,breaker_trip=cache", "production.yaml")
+    monkeypatch.setattr(config_module, "yaml", None)
+    assert render_config(template, "error_rate=0.1,breaker_trip=cache", "production.yaml") == with_yaml
+    with pytest.raises(FaultError, match="unknown circuit breaker"):
+        render_config(template, "breaker_trip=disk", "production.yaml")
+    with pytest.raises(ConfigError, match="PyYAML is not installed"):
+        parse_config_text("---\n", "production.yaml")
