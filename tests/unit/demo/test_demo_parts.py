@@ -5,7 +5,14 @@ from pathlib import Path
 import pytest
 import yaml
 from hyperbun_demo.breaker import CLOSED, OPEN, BreakerOpenError, CircuitBreaker
-from hyperbun_demo.config import ConfigError, _cgroup_memory_limit, memory_limit, merge_faults, parse_config_text
+from hyperbun_demo.config import (
+    ConfigError,
+    _cgroup_memory_limit,
+    load_settings,
+    memory_limit,
+    merge_faults,
+    parse_config_text,
+)
 from hyperbun_demo.faults import FaultError, parse_fault_spec, render_yaml_section, validate_fault_mapping
 from hyperbun_demo.ratelimit import EvenShare, TokenBucket
 from hypothesis import given
@@ -197,3 +204,37 @@ def test_release_config_renders_faults_without_pyyaml(monkeypatch):
         render_config(template, "breaker_trip=disk", "production.yaml")
     with pytest.raises(ConfigError, match="PyYAML is not installed"):
         parse_config_text("---\n", "production.yaml")
+
+
+@pytest.mark.parametrize(
+    ("config_text", "env", "message"),
+    [
+        ("faults:\n  latency_ms: slow\n", {}, "fault latency_ms: expected a number"),
+        ("unknown_key: 1\n", {}, "unknown key(s): unknown_key"),
+        ("", {"LOG_LEVEL": "chatty"}, "LOG_LEVEL='chatty'"),
+        ("", {"PORT": "http"}, "PORT='http': not a port number"),
+        ("", {"METRICS_PORT": "70000"}, "METRICS_PORT='70000': port out of range"),
+        ("", {"HYPERBUN_FAULTS": "breaker_trip=disk"}, "unknown circuit breaker 'disk'"),
+    ],
+)
+def test_settings_refuse_bad_config_and_environment(tmp_path, config_text, env, message):
+    config = tmp_path / "c.yaml"
+    config.write_text(config_text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(str(tmp_path), {"HYPERBUN_CONFIG": str(config), **env})
+    assert message in str(caught.value)
+
+
+def test_settings_take_the_guide_environment(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("faults:\n  latency_ms: 5\n")
+    (tmp_path / "VERSION").write_text("1.2.3\n")
+    env = {
+        "HYPERBUN_CONFIG": str(config), "PORT": "3001", "METRICS_PORT": "", "LOG_LEVEL": "warning",
+        "NODE_ENV": "production", "CANARY_PERCENTAGE": "5", "HYPERBUN_MEMORY_LIMIT_BYTES": "268435456",
+    }
+    settings = load_settings(str(tmp_path), env)
+    assert (settings.version, settings.port, settings.metrics_port, settings.log_level) == ("1.2.3", 3001, 3001, "WARN")
+    assert (settings.instance, settings.bind, settings.log_dir) == ("production", "0.0.0.0", str(tmp_path / "logs"))
+    assert settings.faults == {"latency_ms": 5.0}
+    assert (settings.memory_limit_bytes, settings.memory_limit_source) == (268435456, "environment")

@@ -351,7 +351,6 @@ def test_per_instance_faults_override_the_release(service, tmp_path):
     faulty = extract(tmp_path / "hyperbun-demo-5.0.0.tar.gz", tmp_path / "x")
     assert service(release_dir=faulty).get("/api/markets")[0] == 500
     assert service("none", release_dir=faulty).get("/api/markets")[0] == 200
-    assert service("error_rate=0", release_dir=faulty).get("/api/markets")[0] == 200
 
 
 @pytest.mark.parametrize(
@@ -359,11 +358,7 @@ def test_per_instance_faults_override_the_release(service, tmp_path):
     [
         ("---\nrate_limit: [5000\n", {}, "YAML parse error (line 3, column 1)"),
         ("---\nrate_limit:\n  burst: -1\n", {}, "rate_limit.burst must be > 0"),
-        ("---\nfaults:\n  latency_ms: slow\n", {}, "fault latency_ms: expected a number"),
-        ("---\nunknown_key: 1\n", {}, "unknown key(s): unknown_key"),
         ("---\n", {"HYPERBUN_FAULTS": "error_rate"}, "HYPERBUN_FAULTS='error_rate': fault spec item 'error_rate'"),
-        ("---\n", {"LOG_LEVEL": "chatty"}, "LOG_LEVEL='chatty'"),
-        ("---\n", {"PORT": "http"}, "PORT='http': not a port number"),
     ],
 )
 def test_refuses_to_start_on_bad_config_with_one_clear_line(service, tmp_path, config_text, env, message):
