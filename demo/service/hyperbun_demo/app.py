@@ -93,7 +93,7 @@ class Service:
         parts = urlsplit(raw_path)
         path = parts.path
         if method not in ("GET", "HEAD"):
-            route = path if path in ("/", "/health", "/metrics", *ROUTE_DEPENDENCIES) else "other"
+            route = path if path in ("/", "/health", *ROUTE_DEPENDENCIES) else "other"
             return route, _json(405, {"error": "method not allowed", "method": method})
         if path == "/":
             return path, _json(200, {
@@ -244,7 +244,8 @@ def _handler_class(service, metrics_only):
         server_version = SERVICE_NAME
         sys_version = ""
         protocol_version = "HTTP/1.0"
-        timeout = 30
+        # Below systemd's stop timeout, so that a stalled client cannot hold a restart up.
+        timeout = 10
 
         def do_GET(self):
             self._serve("GET")
