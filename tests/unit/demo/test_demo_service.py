@@ -15,7 +15,7 @@ import time
 
 import pytest
 import yaml
-from conftest import build_release, extract, http_get, sample
+from demo_service_helpers import build_release, extract, http_get, sample
 
 REQUIRED_FAMILIES = {
     "hyperbun_http_requests": "counter",
