@@ -15,15 +15,18 @@ description:
   - A phase change can be restricted to the phases it may come from with O(require_phase), which is
     how C(promote.yml) refuses to promote a canary that has not passed.
 author:
-  - Hyper-Bun Operations Team
+  - Hyper-Bun Operations Team (@hyperbun)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
   idempotent:
-    support: full
-    details: Recording the same values twice changes nothing.
+    description: When run twice in a row outside check mode, with the same arguments, the second run makes no changes.
+    support: partial
+    details: Recording the same values twice changes nothing; an O(event) is appended each time.
 options:
   app:
     description: Name of the application; the fact is C(<app>_canary).

@@ -12,7 +12,7 @@ description:
     (and production's, for the baseline) and queries Prometheus, judges every criterion, and prints one
     line on the operator's terminal with the time left and each criterion's value, threshold and outcome.
   - It stops at the first critical breach, or when a policy trips (C(no_data) or C(error) for
-    O(no_data_after) / O(error_after) samples in a row: fail-closed), and otherwise runs for the whole
+    O(no_data_after) / O(error_after) samples in a row, fail-closed), and otherwise runs for the whole
     O(window). It ends with a verdict that lists every criterion, with rates and quantiles judged over
     the whole window against their success thresholds.
   - The task fails unless the verdict is C(pass); O(dry_run=true) reports the verdict without failing.
