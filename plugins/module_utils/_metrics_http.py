@@ -1,0 +1,260 @@
+# -*- coding: utf-8 -*-
+# Copyright: Hyper-Bun Operations Team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Reading metrics over HTTP: scraping a /metrics endpoint and the Prometheus HTTP API.
+
+This file is private to the hyperbun.canary collection. Its interface may change at any time
+without notice; do not import it from outside the collection.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import time
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlencode
+
+from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
+from ansible.module_utils.urls import SSLValidationError, open_url
+from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import (
+    OUTCOME_NO_DATA,
+    SourceError,
+    check_finite,
+    parse_exposition,
+)
+
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+_READ_CHUNK = 1024 * 1024
+_SCRAPE_ACCEPT = (
+    "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,"
+    "text/plain;version=0.0.4;q=0.3,*/*;q=0.1"
+)
+
+# Shared by every module of the collection that talks HTTP; documented in the
+# hyperbun.canary.metrics_connection doc fragment.
+CONNECTION_ARGUMENT_SPEC = dict(
+    validate_certs=dict(type="bool", default=True),
+    ca_path=dict(type="path"),
+    timeout=dict(type="float", default=10.0),
+    retries=dict(type="int", default=2),
+    retry_delay=dict(type="float", default=1.0),
+    max_bytes=dict(type="int", default=DEFAULT_MAX_BYTES),
+)
+
+PROMETHEUS_AUTH_ARGUMENT_SPEC = dict(
+    bearer_token=dict(type="str", no_log=True),
+    url_username=dict(type="str"),
+    url_password=dict(type="str", no_log=True),
+)
+
+PROMETHEUS_AUTH_MUTUALLY_EXCLUSIVE = [("bearer_token", "url_username")]
+PROMETHEUS_AUTH_REQUIRED_TOGETHER = [("url_username", "url_password")]
+
+
+class HttpSettings:
+    def __init__(self, validate_certs=True, ca_path=None, timeout=10.0, retries=2, retry_delay=1.0,
+                 max_bytes=DEFAULT_MAX_BYTES, bearer_token=None, url_username=None, url_password=None):
+        self.validate_certs = validate_certs
+        self.ca_path = ca_path
+        self.timeout = timeout
+        self.retries = retries
+        self.retry_delay = retry_delay
+        self.max_bytes = max_bytes
+        self.bearer_token = bearer_token
+        self.url_username = url_username
+        self.url_password = url_password
+
+    @classmethod
+    def from_params(cls, params, with_auth=False):
+        names = list(CONNECTION_ARGUMENT_SPEC) + (list(PROMETHEUS_AUTH_ARGUMENT_SPEC) if with_auth else [])
+        return cls(**{name: params.get(name) for name in names if params.get(name) is not None})
+
+    def without_auth(self):
+        return HttpSettings(self.validate_certs, self.ca_path, self.timeout, self.retries, self.retry_delay,
+                            self.max_bytes)
+
+
+def check_connection_params(params):
+    """Argument errors that the argument spec cannot express; returns a message or None."""
+    if params.get("timeout") is not None and params["timeout"] <= 0:
+        return "timeout must be a positive number of seconds, got %s" % params["timeout"]
+    if params.get("retries") is not None and params["retries"] < 0:
+        return "retries must be 0 or more, got %s" % params["retries"]
+    if params.get("retry_delay") is not None and params["retry_delay"] < 0:
+        return "retry_delay must be 0 or more seconds, got %s" % params["retry_delay"]
+    if params.get("max_bytes") is not None and params["max_bytes"] < 1024:
+        return "max_bytes must be at least 1024, got %s" % params["max_bytes"]
+    return None
+
+
+class HttpResponse:
+    def __init__(self, status, content_type, body):
+        self.status = status
+        self.content_type = content_type
+        self.body = body
+
+    def text(self):
+        return self.body.decode("utf-8", errors="replace")
+
+
+def _read_capped(response, url, max_bytes):
+    length = response.headers.get("Content-Length") if response.headers else None
+    if length and length.isdigit() and int(length) > max_bytes:
+        raise SourceError(
+            "%s announced %s bytes, more than max_bytes (%d): not read; raise max_bytes if this is expected"
+            % (url, length, max_bytes)
+        )
+    chunks = []
+    size = 0
+    while True:
+        chunk = response.read(_READ_CHUNK)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > max_bytes:
+            raise SourceError(
+                "%s sent more than max_bytes (%d bytes): reading stopped; raise max_bytes if this is expected"
+                % (url, max_bytes)
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def http_request(url, settings, headers=None, data=None, method="GET", accept_statuses=()):
+    """One HTTP request with retries on network errors and 5xx answers; body capped at max_bytes.
+
+    Returns an HttpResponse for 2xx and for the statuses in accept_statuses (the Prometheus API
+    answers 400/422 with a JSON error worth reading). Raises SourceError otherwise.
+    """
+    request_headers = dict(headers or {})
+    if settings.bearer_token:
+        request_headers["Authorization"] = "Bearer " + settings.bearer_token
+    attempts = max(0, settings.retries) + 1
+    last_problem = None
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(settings.retry_delay)
+        try:
+            response = open_url(
+                url, data=data, headers=request_headers, method=method, timeout=settings.timeout,
+                validate_certs=settings.validate_certs, ca_path=settings.ca_path,
+                url_username=settings.url_username, url_password=settings.url_password,
+                force_basic_auth=bool(settings.url_username), follow_redirects="safe", use_netrc=False,
+            )
+            try:
+                body = _read_capped(response, url, settings.max_bytes)
+                content_type = response.headers.get("Content-Type", "") if response.headers else ""
+                return HttpResponse(response.status, content_type, body)
+            finally:
+                response.close()
+        except HTTPError as exc:
+            status = exc.code
+            try:
+                body = _read_capped(exc, url, settings.max_bytes) if exc.fp is not None else b""
+            except SourceError:
+                body = b""
+            content_type = exc.headers.get("Content-Type", "") if exc.headers else ""
+            if status in accept_statuses:
+                return HttpResponse(status, content_type, body)
+            last_problem = "%s answered HTTP %d %s" % (url, status, exc.reason)
+            if status < 500 and status != 429:
+                break
+        except SourceError:
+            raise
+        except SSLValidationError as exc:
+            last_problem = "TLS verification of %s failed: %s (set ca_path, or validate_certs: false)" % (url, exc)
+            break
+        except (UrlsConnectionError, URLError, socket.timeout, TimeoutError, OSError, http.client.HTTPException) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            last_problem = "%s is unreachable: %s" % (url, reason)
+        except ValueError as exc:
+            last_problem = "invalid URL %r: %s" % (url, exc)
+            break
+    tries = "" if attempts == 1 else " (after %d attempts)" % attempts
+    raise SourceError(last_problem + tries)
+
+
+def scrape(url, settings, wanted=None):
+    """GET a /metrics endpoint and parse it into a Snapshot (see _exposition.parse_exposition)."""
+    response = http_request(url, settings.without_auth() if settings.bearer_token else settings,
+                            headers={"Accept": _SCRAPE_ACCEPT})
+    return parse_exposition(response.text(), response.content_type, wanted=wanted, source=url)
+
+
+class PrometheusClient:
+    """The Prometheus HTTP API (/api/v1/query, /api/v1/query_range, /api/v1/alerts)."""
+
+    def __init__(self, base_url, settings):
+        self.base_url = base_url.rstrip("/")
+        self.settings = settings
+
+    def _call(self, path, params=None):
+        url = self.base_url + path
+        if params:
+            url += "?" + urlencode(params)
+        response = http_request(url, self.settings, headers={"Accept": "application/json"},
+                                accept_statuses=(400, 422, 503))
+        try:
+            document = json.loads(response.text())
+        except ValueError:
+            raise SourceError(
+                "%s answered HTTP %d with something other than JSON (%r...): is prometheus_url the Prometheus "
+                "server's base URL?" % (self.base_url + path, response.status, response.text()[:80])
+            ) from None
+        if not isinstance(document, dict) or "status" not in document:
+            raise SourceError("%s answered JSON without a status: not the Prometheus API" % (self.base_url + path))
+        if document["status"] != "success":
+            raise SourceError(
+                "Prometheus rejected the request (HTTP %d, %s): %s"
+                % (response.status, document.get("errorType", "error"), document.get("error", "no message"))
+            )
+        return document.get("data")
+
+    def instant(self, query, at=None):
+        params = {"query": query}
+        if at is not None:
+            params["time"] = repr(float(at))
+        data = self._call("/api/v1/query", params)
+        return data.get("resultType"), data.get("result")
+
+    def range(self, query, start, end, step):
+        data = self._call("/api/v1/query_range",
+                          {"query": query, "start": repr(float(start)), "end": repr(float(end)), "step": step})
+        return data.get("resultType"), data.get("result")
+
+    def alerts(self):
+        data = self._call("/api/v1/alerts")
+        alerts = data.get("alerts") if isinstance(data, dict) else None
+        if not isinstance(alerts, list):
+            raise SourceError("Prometheus %s/api/v1/alerts answered without an alerts list" % self.base_url)
+        return alerts
+
+
+def _labels_text(metric):
+    return "{" + ", ".join('%s="%s"' % item for item in sorted((metric or {}).items())) + "}"
+
+
+def single_value(result_type, result, query):
+    """The one number a criterion's query must return; SourceError (`no_data`/`error`) otherwise."""
+    if result_type == "scalar":
+        raw = result[1]
+    elif result_type == "vector":
+        if not result:
+            raise SourceError(
+                "query %r returned an empty vector (a misnamed metric, a label that matches nothing, or no "
+                "samples yet)" % query, OUTCOME_NO_DATA)
+        if len(result) > 1:
+            shown = ", ".join(_labels_text(item.get("metric")) for item in result[:5])
+            raise SourceError(
+                "query %r returned %d series where one was expected (%s%s): aggregate it, e.g. with sum()"
+                % (query, len(result), shown, ", ..." if len(result) > 5 else ""))
+        raw = result[0]["value"][1]
+    else:
+        raise SourceError("query %r returned a %s; a criterion needs an instant vector or a scalar" % (query, result_type))
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise SourceError("query %r returned %r, not a number" % (query, raw)) from None
+    return check_finite(value, "the result of query %r" % query)
