@@ -20,6 +20,7 @@ from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import SSLValidationError, open_url
 from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import (
     OUTCOME_NO_DATA,
+    Snapshot,
     SourceError,
     check_finite,
     parse_exposition,
@@ -183,6 +184,25 @@ def scrape(url, settings, wanted=None):
     return parse_exposition(response.text(), response.content_type, wanted=wanted, source=url)
 
 
+def scrape_or_error(url, settings, wanted=None):
+    """A Snapshot, or the SourceError that says why there is none: what Evaluator.observe() takes."""
+    try:
+        return scrape(url, settings, wanted)
+    except SourceError as exc:
+        return exc
+
+
+def scrape_all(urls, settings, wanted=None):
+    """One Snapshot merged from several targets (the production instances), or the first SourceError."""
+    snapshots = []
+    for url in urls:
+        result = scrape_or_error(url, settings, wanted)
+        if isinstance(result, SourceError):
+            return SourceError("baseline %s" % result.message, result.outcome)
+        snapshots.append(result)
+    return Snapshot.merge(snapshots)
+
+
 class PrometheusClient:
     """The Prometheus HTTP API (/api/v1/query, /api/v1/query_range, /api/v1/alerts)."""
 
@@ -215,13 +235,13 @@ class PrometheusClient:
     def instant(self, query, at=None):
         params = {"query": query}
         if at is not None:
-            params["time"] = repr(float(at))
+            params["time"] = str(at)
         data = self._call("/api/v1/query", params)
         return data.get("resultType"), data.get("result")
 
     def range(self, query, start, end, step):
         data = self._call("/api/v1/query_range",
-                          {"query": query, "start": repr(float(start)), "end": repr(float(end)), "step": step})
+                          {"query": query, "start": str(start), "end": str(end), "step": str(step)})
         return data.get("resultType"), data.get("result")
 
     def alerts(self):
