@@ -429,9 +429,13 @@ class _Role:
                 return None, INCONCLUSIVE, "only %s observations over %gs (min_requests %s)" % (
                     _fmt(observations), increase[1], _fmt(c.min_requests))
             value = histogram_quantile(c.quantile, buckets)
+            finite = [(bound, count) for bound, count in buckets if not math.isinf(bound)]
+            highest = max(finite) if finite else None
+            # The rank lies in the +Inf bucket: the true quantile is at least the highest finite bound.
+            beyond = highest is not None and max(count for _, count in finite) < c.quantile * observations
             try:
                 return check_finite(value, "histogram_quantile(%g, %s)" % (c.quantile, c.metric)) * c.scale, None, (
-                    "over %gs, %s observations" % (increase[1], _fmt(observations)))
+                    "over %gs, %s observations" % (increase[1], _fmt(observations))), beyond
             except SourceError as exc:
                 return None, exc
         if c.kind == "duration":
@@ -453,7 +457,8 @@ class _Role:
 def _unpack(measured):
     value, problem = measured[0], measured[1]
     note = measured[2] if len(measured) > 2 else ""
-    return value, problem, note
+    beyond = measured[3] if len(measured) > 3 else False
+    return value, problem, note, beyond
 
 
 class Evaluator:
@@ -550,24 +555,32 @@ class Evaluator:
     def _measure(self, c, role, prometheus, alerts_cache, whole_window=False, baseline=False):
         if c.source == SOURCE_PROMETHEUS:
             if prometheus is None:
-                return None, SourceError("criterion reads Prometheus but no Prometheus server was given", NO_DATA), ""
+                return (None, SourceError("criterion reads Prometheus but no Prometheus server was given", NO_DATA),
+                        "", False)
             query = c.baseline_query if baseline else c.query
             try:
                 value, note = self._prometheus_value(c, prometheus, query, alerts_cache)
             except SourceError as exc:
-                return None, exc, ""
-            return value, None, note
+                return None, exc, "", False
+            return value, None, note, False
         return _unpack(role.measure(c, whole_window))
 
     def _judge(self, c, at, prometheus, alerts_cache, whole_window=False, final=False):
         where = c.source_text()
-        value, problem, note = self._measure(c, self.canary, prometheus, alerts_cache, whole_window)
+        value, problem, note, beyond = self._measure(c, self.canary, prometheus, alerts_cache, whole_window)
         if isinstance(problem, SourceError):
             return Result(c, problem.outcome, None, "%s (source: %s)" % (problem.message, where), at=at, final=final)
         if problem == INCONCLUSIVE:
             return Result(c, INCONCLUSIVE, None, "%s (source: %s)" % (note, where), at=at, final=final)
         head = "%s = %s %s" % (c.name, _fmt(value), c.unit)
         detail = " (source: %s%s)" % (where, ", " + note if note else "")
+        if beyond and c.comparison in (">", ">="):
+            if value >= c.threshold:
+                return Result(c, FAIL, value, "%s or more: beyond the highest finite bucket, at or above threshold %s%s"
+                              % (head, _fmt(c.threshold), detail), at=at, final=final)
+            return Result(c, ERROR, value, "%s or more: the buckets end at %s %s, below threshold %s, so the "
+                          "quantile cannot be judged; add buckets above the threshold%s"
+                          % (head, _fmt(value), c.unit, _fmt(c.threshold), detail), at=at, final=final)
         if breaches(value, c.comparison, c.threshold):
             return Result(c, FAIL, value, "%s %s threshold %s%s" % (head, c.comparison, _fmt(c.threshold), detail),
                           at=at, final=final)
@@ -582,7 +595,7 @@ class Evaluator:
                 head, c.comparison, _fmt(c.threshold), detail), at=at, final=final)
         baseline_value = None
         if self.baseline is not None and c.has_baseline and (c.source != SOURCE_PROMETHEUS or c.baseline_query):
-            b_value, b_problem, b_note = self._measure(c, self.baseline, prometheus, alerts_cache, whole_window,
+            b_value, b_problem, b_note, _ = self._measure(c, self.baseline, prometheus, alerts_cache, whole_window,
                                                        baseline=True)
             if isinstance(b_problem, SourceError):
                 return Result(c, b_problem.outcome, value, "%s; baseline unmeasurable: %s" % (head, b_problem.message),
