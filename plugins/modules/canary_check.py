@@ -13,8 +13,9 @@ description:
   - Evaluates a set of criteria once against the canary's Prometheus C(/metrics) endpoint and/or a
     Prometheus server, returns every value, and fails the task when a criterion is breached, with a
     message that names the criterion, its value, its threshold and its source.
-  - The canary's endpoint is scraped twice, O(interval) seconds apart, because rates and histogram
-    quantiles come from counter increases between two samples (counter resets are handled).
+  - The canary's endpoint is scraped O(samples) times (twice by default), O(interval) seconds apart,
+    because rates and histogram quantiles come from counter increases between samples (counter resets
+    are handled).
   - Each criterion ends in one of five outcomes, C(pass), C(fail), C(inconclusive) (too few requests
     or samples to judge), C(no_data) (a missing metric, an empty query, NaN) or C(error) (an
     unreachable endpoint, HTTP 500, HTML instead of metrics, a PromQL error, several series where one
@@ -83,9 +84,17 @@ options:
     default: true
   interval:
     description:
-      - Seconds between the two scrapes of the canary (and of the baseline).
+      - Seconds between two scrapes of the canary (and of the baseline).
     type: float
     default: 10
+  samples:
+    description:
+      - How many times the canary (and the baseline) is scraped, O(interval) seconds apart; at least 2.
+      - A C(slope) criterion (C(memory_growth), the leak, needs 10 samples) is judged only when O(samples)
+        reaches its C(min_samples); otherwise it is listed in RV(not_judged) with the reason and a warning,
+        since a leak cannot be told from one short interval. The validation window judges it over hours.
+    type: int
+    default: 2
   success_thresholds:
     description:
       - Judge the criteria that have a C(success_threshold) against it (error rate below 0.5 %,
@@ -149,6 +158,12 @@ failed_criteria:
   type: list
   elements: str
   sample: [error_rate]
+not_judged:
+  description: Criteria left out because they need more samples than O(samples), with the reason.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: memory_growth, reason: "needs 10 samples (min_samples), this check takes 2"}]
 samples:
   description: Number of observations the verdict rests on.
   returned: always
@@ -250,6 +265,7 @@ def main():
         criteria=dict(type="raw", default={}),
         use_default_criteria=dict(type="bool", default=True),
         interval=dict(type="float", default=10.0),
+        samples=dict(type="int", default=2),
         success_thresholds=dict(type="bool", default=True),
         allow_inconclusive=dict(type="bool", default=False),
     )
@@ -265,12 +281,24 @@ def main():
     problem = check_connection_params(params)
     if problem is None and params["interval"] < 0:
         problem = "interval must be 0 or more seconds, got %s" % params["interval"]
+    if problem is None and params["samples"] < 2:
+        problem = "samples must be 2 or more (rates need two scrapes), got %s" % params["samples"]
     if problem:
         module.fail_json(msg=problem)
     try:
         criteria = build_criteria(params["criteria"] or None, params["use_default_criteria"])
     except CriteriaError as exc:
         module.fail_json(msg="invalid criteria: %s" % exc)
+    not_judged = [dict(name=c.name, reason="needs %d samples (min_samples), this check takes %d"
+                       % (c.min_samples, params["samples"]))
+                  for c in criteria if c.kind == "slope" and c.min_samples > params["samples"]]
+    skipped = {item["name"] for item in not_judged}
+    criteria = [c for c in criteria if c.name not in skipped]
+    if not criteria:
+        module.fail_json(msg="no criterion can be judged with %d samples: raise samples" % params["samples"],
+                         not_judged=not_judged)
+    for item in not_judged:
+        module.warn("criterion %s is not judged: it %s; set samples to judge it" % (item["name"], item["reason"]))
     from_prometheus = [c.name for c in criteria if c.source == SOURCE_PROMETHEUS]
     from_scrape = [c.name for c in criteria if c.source != SOURCE_PROMETHEUS]
     if from_prometheus and not params["prometheus_url"]:
@@ -294,13 +322,13 @@ def main():
                 baseline = scrape_all(params["baseline_urls"], settings, wanted)
         evaluator.observe(time.time(), canary, baseline, prometheus if with_prometheus else None)
 
-    if from_scrape:
+    for _ in range(params["samples"] - 1 if from_scrape else 0):
         observe(with_prometheus=False)
         time.sleep(params["interval"])
     observe(with_prometheus=True)
     verdict = evaluator.finish(success_thresholds=params["success_thresholds"])
     result = verdict.to_dict()
-    result["changed"] = False
+    result.update(changed=False, not_judged=not_judged)
     if verdict.outcome == PASS or (verdict.outcome == INCONCLUSIVE and params["allow_inconclusive"]):
         module.exit_json(**result)
     module.fail_json(**result)
