@@ -124,30 +124,30 @@ def _number(criterion, field, value, allow_none=True):
     if value is None:
         if allow_none:
             return None
-        raise CriteriaError("criterion %r: %s is required" % (criterion, field))
+        raise CriteriaError(f"criterion {criterion!r}: {field} is required")
     if isinstance(value, bool):
-        raise CriteriaError("criterion %r: %s must be a number, got %r" % (criterion, field, value))
+        raise CriteriaError(f"criterion {criterion!r}: {field} must be a number, got {value!r}")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise CriteriaError("criterion %r: %s must be a number, got %r" % (criterion, field, value)) from None
+        raise CriteriaError(f"criterion {criterion!r}: {field} must be a number, got {value!r}") from None
     if math.isnan(number) or math.isinf(number):
-        raise CriteriaError("criterion %r: %s must be a finite number, got %r" % (criterion, field, value))
+        raise CriteriaError(f"criterion {criterion!r}: {field} must be a finite number, got {value!r}")
     return number
 
 
 def _selectors(criterion, field, value, required):
     if value is None or value == []:
         if required:
-            raise CriteriaError("criterion %r: %s is required for this kind" % (criterion, field))
+            raise CriteriaError(f"criterion {criterion!r}: {field} is required for this kind")
         return []
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)):
-        raise CriteriaError("criterion %r: %s must be a selector or a list of selectors" % (criterion, field))
+        raise CriteriaError(f"criterion {criterion!r}: {field} must be a selector or a list of selectors")
     try:
         return [Selector(item) for item in items]
     except SelectorError as exc:
-        raise CriteriaError("criterion %r: %s: %s" % (criterion, field, exc)) from None
+        raise CriteriaError(f"criterion {criterion!r}: {field}: {exc}") from None
 
 
 class Criterion:
@@ -156,66 +156,72 @@ class Criterion:
     @classmethod
     def from_dict(cls, spec):
         if not isinstance(spec, dict):
-            raise CriteriaError("a criterion must be a dictionary, got %r" % (spec,))
+            raise CriteriaError(f"a criterion must be a dictionary, got {spec!r}")
         name = spec.get("name")
         if not name or not isinstance(name, str):
-            raise CriteriaError("every criterion needs a name (a non-empty string), got %r" % (name,))
+            raise CriteriaError(f"every criterion needs a name (a non-empty string), got {name!r}")
         unknown = sorted(set(spec) - _FIELDS)
         if unknown:
-            raise CriteriaError("criterion %r: unknown field(s) %s; known fields: %s"
-                                % (name, ", ".join(unknown), ", ".join(sorted(_FIELDS))))
+            raise CriteriaError(
+                f"criterion {name!r}: unknown field(s) {', '.join(unknown)}; known fields: {', '.join(sorted(_FIELDS))}"
+            )
         self = cls()
         self.name = name
         self.description = spec.get("description") or ""
         self.enabled = spec.get("enabled", True)
         if not isinstance(self.enabled, bool):
-            raise CriteriaError("criterion %r: enabled must be true or false, got %r" % (name, self.enabled))
+            raise CriteriaError(f"criterion {name!r}: enabled must be true or false, got {self.enabled!r}")
         self.source = spec.get("source") or (SOURCE_PROMETHEUS if spec.get("query") else SOURCE_SCRAPE)
         if self.source not in (SOURCE_SCRAPE, SOURCE_PROMETHEUS):
-            raise CriteriaError("criterion %r: unknown source %r (use scrape or prometheus)" % (name, self.source))
+            raise CriteriaError(f"criterion {name!r}: unknown source {self.source!r} (use scrape or prometheus)")
         kinds = SCRAPE_KINDS if self.source == SOURCE_SCRAPE else PROMETHEUS_KINDS
         self.kind = spec.get("kind") or ("query" if self.source == SOURCE_PROMETHEUS else None)
         if self.kind not in kinds:
-            raise CriteriaError("criterion %r: kind %r is not one of %s for source %s"
-                                % (name, self.kind, ", ".join(kinds), self.source))
+            raise CriteriaError(
+                f"criterion {name!r}: kind {self.kind!r} is not one of {', '.join(kinds)} for source {self.source}"
+            )
         self.comparison = spec.get("comparison", ">")
         if self.comparison not in COMPARISONS:
-            raise CriteriaError("criterion %r: unknown comparison %r (use one of %s)"
-                                % (name, self.comparison, " ".join(COMPARISONS)))
+            raise CriteriaError(
+                f"criterion {name!r}: unknown comparison {self.comparison!r} (use one of {' '.join(COMPARISONS)})"
+            )
         self.unit = spec.get("unit") or "ratio"
         if self.unit not in UNIT_SCALES:
-            raise CriteriaError("criterion %r: unknown unit %r (use one of %s)" % (name, self.unit, ", ".join(UNIT_SCALES)))
+            raise CriteriaError(f"criterion {name!r}: unknown unit {self.unit!r} (use one of {', '.join(UNIT_SCALES)})")
         default_scale = UNIT_SCALES[self.unit] if self.source == SOURCE_SCRAPE else 1.0
         self.scale = _number(name, "scale", spec.get("scale")) or default_scale
         self.threshold = _number(name, "threshold", spec.get("threshold"), allow_none=False)
         self.success_threshold = _number(name, "success_threshold", spec.get("success_threshold"))
         if self.success_threshold is not None and self.comparison in ("==", "!="):
-            raise CriteriaError("criterion %r: success_threshold needs an ordering comparison, not %s"
-                                % (name, self.comparison))
+            raise CriteriaError(
+                f"criterion {name!r}: success_threshold needs an ordering comparison, not {self.comparison}"
+            )
         if self.unit == "percent":
             for field, value in (("threshold", self.threshold), ("success_threshold", self.success_threshold)):
                 if value is not None and not 0 <= value <= 100:
-                    raise CriteriaError("criterion %r: %s is a percentage and must be within 0-100, got %s"
-                                        % (name, field, value))
+                    raise CriteriaError(
+                        f"criterion {name!r}: {field} is a percentage and must be within 0-100, got {value}"
+                    )
         self.severity = spec.get("severity", "critical")
         if self.severity not in SEVERITIES:
-            raise CriteriaError("criterion %r: unknown severity %r (use critical or warning)" % (name, self.severity))
+            raise CriteriaError(f"criterion {name!r}: unknown severity {self.severity!r} (use critical or warning)")
         self.min_requests = _number(name, "min_requests", spec.get("min_requests")) or 0.0
         min_samples = _number(name, "min_samples", spec.get("min_samples"))
         self.min_samples = int(min_samples) if min_samples is not None else (3 if self.kind == "slope" else 1)
         self.range = _number(name, "range", spec.get("range"))
         for field, value in (("min_requests", self.min_requests), ("min_samples", self.min_samples)):
             if value < 0:
-                raise CriteriaError("criterion %r: %s must be 0 or more, got %s" % (name, field, value))
+                raise CriteriaError(f"criterion {name!r}: {field} must be 0 or more, got {value}")
         if self.range is not None and self.range <= 0:
-            raise CriteriaError("criterion %r: range must be a positive number of seconds, got %s" % (name, self.range))
+            raise CriteriaError(f"criterion {name!r}: range must be a positive number of seconds, got {self.range}")
         self.aggregate = spec.get("aggregate") or ("max" if self.kind == "duration" else "single")
         if self.aggregate not in AGGREGATES:
-            raise CriteriaError("criterion %r: unknown aggregate %r (use one of %s)"
-                                % (name, self.aggregate, ", ".join(AGGREGATES)))
+            raise CriteriaError(
+                f"criterion {name!r}: unknown aggregate {self.aggregate!r} (use one of {', '.join(AGGREGATES)})"
+            )
         self.quantile = _number(name, "quantile", spec.get("quantile"), allow_none=self.kind != "quantile")
         if self.kind == "quantile" and not 0 <= self.quantile <= 1:
-            raise CriteriaError("criterion %r: quantile must be within 0-1, got %s" % (name, self.quantile))
+            raise CriteriaError(f"criterion {name!r}: quantile must be within 0-1, got {self.quantile}")
         ratio_kinds = ("rate_ratio", "value_ratio")
         self.numerator = _selectors(name, "numerator", spec.get("numerator"), self.kind in ratio_kinds)
         self.denominator = _selectors(name, "denominator", spec.get("denominator"), self.kind in ratio_kinds)
@@ -225,28 +231,28 @@ class Criterion:
         else:
             metrics = _selectors(name, "metric", metric, self.kind in ("value", "quantile", "slope", "duration"))
             if len(metrics) > 1:
-                raise CriteriaError("criterion %r: metric must be one selector" % name)
+                raise CriteriaError(f"criterion {name!r}: metric must be one selector")
             self.metric = metrics[0] if metrics else None
         if self.kind == "slope" and self.metric is not None:
             self.numerator = [self.metric]
         if self.kind == "slope" and not self.numerator:
-            raise CriteriaError("criterion %r: a slope needs metric (or numerator)" % name)
+            raise CriteriaError(f"criterion {name!r}: a slope needs metric (or numerator)")
         self.query = spec.get("query")
         self.baseline_query = spec.get("baseline_query")
         if self.kind == "query" and not (isinstance(self.query, str) and self.query.strip()):
-            raise CriteriaError("criterion %r: a prometheus criterion needs a PromQL query" % name)
+            raise CriteriaError(f"criterion {name!r}: a prometheus criterion needs a PromQL query")
         matchers = spec.get("alert_matchers")
         self.alert_matchers = dict(matchers) if isinstance(matchers, dict) else {}
         if matchers is not None and not isinstance(matchers, dict):
-            raise CriteriaError("criterion %r: alert_matchers must be a dictionary of label: value" % name)
+            raise CriteriaError(f"criterion {name!r}: alert_matchers must be a dictionary of label: value")
         baseline = spec.get("baseline") or {}
         if not isinstance(baseline, dict) or set(baseline) - _BASELINE_FIELDS:
-            raise CriteriaError("criterion %r: baseline takes only %s" % (name, ", ".join(sorted(_BASELINE_FIELDS))))
+            raise CriteriaError(f"criterion {name!r}: baseline takes only {', '.join(sorted(_BASELINE_FIELDS))}")
         self.max_increase = _number(name, "baseline.max_increase", baseline.get("max_increase"))
         self.max_increase_percent = _number(name, "baseline.max_increase_percent",
                                             baseline.get("max_increase_percent"))
         if self.max_increase_percent is not None and not 0 <= self.max_increase_percent:
-            raise CriteriaError("criterion %r: baseline.max_increase_percent must be 0 or more" % name)
+            raise CriteriaError(f"criterion {name!r}: baseline.max_increase_percent must be 0 or more")
         return self
 
     @property
@@ -258,23 +264,23 @@ class Criterion:
         def joined(selectors):
             return " + ".join(str(s) for s in selectors)
 
-        window = "over %gs" % self.range if self.range else "over the window"
+        window = f"over {self.range:g}s" if self.range else "over the window"
         if self.kind == "rate_ratio":
-            return "increase(%s) / increase(%s) %s" % (joined(self.numerator), joined(self.denominator), window)
+            return f"increase({joined(self.numerator)}) / increase({joined(self.denominator)}) {window}"
         if self.kind == "value_ratio":
-            return "%s / %s" % (joined(self.numerator), joined(self.denominator))
+            return f"{joined(self.numerator)} / {joined(self.denominator)}"
         if self.kind == "value":
             return str(self.metric)
         if self.kind == "quantile":
-            return "histogram_quantile(%g, %s_bucket) %s" % (self.quantile, self.metric, window)
+            return f"histogram_quantile({self.quantile:g}, {self.metric}_bucket) {window}"
         if self.kind == "slope":
             ratio = joined(self.numerator) + (" / " + joined(self.denominator) if self.denominator else "")
-            return "least-squares slope of %s %s" % (ratio, window)
+            return f"least-squares slope of {ratio} {window}"
         if self.kind == "duration":
-            return "time %s has stayed above 0" % self.metric
+            return f"time {self.metric} has stayed above 0"
         if self.kind == "alerts":
             return "firing alerts matching %s in /api/v1/alerts" % (self.alert_matchers or "{}")
-        return "PromQL: %s" % self.query
+        return f"PromQL: {self.query}"
 
     def metric_names(self):
         selectors = list(self.numerator) + list(self.denominator) + ([self.metric] if self.metric else [])
@@ -305,7 +311,7 @@ def build_criteria(overrides=None, use_defaults=True, defaults=DEFAULT_CRITERIA)
             if fields is None:
                 fields = {}
             if not isinstance(fields, dict):
-                raise CriteriaError("criterion %r: its settings must be a dictionary, got %r" % (name, fields))
+                raise CriteriaError(f"criterion {name!r}: its settings must be a dictionary, got {fields!r}")
             item = dict(fields)
             item["name"] = name
             items.append(item)
@@ -315,7 +321,7 @@ def build_criteria(overrides=None, use_defaults=True, defaults=DEFAULT_CRITERIA)
         raise CriteriaError("criteria must be a dictionary of name: settings or a list of criteria")
     for item in items:
         if not isinstance(item, dict) or not item.get("name"):
-            raise CriteriaError("every criterion in the list needs a name, got %r" % (item,))
+            raise CriteriaError(f"every criterion in the list needs a name, got {item!r}")
         if item["name"] in by_name:
             target = by_name[item["name"]]
             if "source" in item and item["source"] != target.get("source") and "kind" not in item:

@@ -61,10 +61,12 @@ class Selector:
 
     def __init__(self, text):
         if not isinstance(text, str):
-            raise SelectorError("a selector must be a string such as 'name{label=\"value\"}', got %r" % (text,))
+            raise SelectorError(f"a selector must be a string such as 'name{{label=\"value\"}}', got {text!r}")
         match = _SELECTOR_RE.match(text)
         if not match:
-            raise SelectorError("invalid selector %r: expected a metric name, optionally followed by {label matchers}" % text)
+            raise SelectorError(
+                f"invalid selector {text!r}: expected a metric name, optionally followed by {{label matchers}}"
+            )
         self.text = text.strip()
         self.name = match.group(1)
         self.matchers = []
@@ -73,14 +75,14 @@ class Selector:
         while position < len(body):
             matcher = _MATCHER_RE.match(body, position)
             if not matcher or matcher.end() == position:
-                raise SelectorError("invalid label matcher in selector %r at %r" % (text, body[position:]))
+                raise SelectorError(f"invalid label matcher in selector {text!r} at {body[position:]!r}")
             label, operator, value = matcher.group(1), matcher.group(2), _unescape(matcher.group(3))
             compiled = None
             if operator in ("=~", "!~"):
                 try:
                     compiled = re.compile(value)
                 except re.error as exc:
-                    raise SelectorError("invalid regular expression %r in selector %r: %s" % (value, text, exc)) from None
+                    raise SelectorError(f"invalid regular expression {value!r} in selector {text!r}: {exc}") from None
             self.matchers.append((label, operator, value, compiled))
             position = matcher.end()
 
@@ -103,7 +105,7 @@ class Selector:
         return self.text
 
     def __repr__(self):
-        return "Selector(%r)" % self.text
+        return f"Selector({self.text!r})"
 
 
 def family_base(name):
@@ -216,8 +218,8 @@ def parse_exposition(text, content_type="", wanted=None, source=""):
         raise SourceError("the Python library prometheus-client is required to parse %s" % (source or "metrics"))
     if looks_like_html(text, content_type):
         raise SourceError(
-            "%s returned an HTML page, not Prometheus metrics (content type %r): check the URL and its path"
-            % (source or "the endpoint", content_type or "none")
+            f"{source or 'the endpoint'} returned an HTML page, not Prometheus metrics "
+            f"(content type {content_type or 'none'!r}): check the URL and its path"
         )
     if not text.strip():
         raise SourceError("%s returned an empty body, no metrics" % (source or "the endpoint"), OUTCOME_NO_DATA)
@@ -234,8 +236,8 @@ def parse_exposition(text, content_type="", wanted=None, source=""):
                 samples.setdefault(sample.name, []).append((sample.labels, sample.value))
     except Exception as exc:  # the parsers raise ValueError and, on some garbage, other types
         raise SourceError(
-            "malformed %s exposition from %s: %s"
-            % ("OpenMetrics" if openmetrics else "Prometheus text", source or "the endpoint", exc)
+            f"malformed {'OpenMetrics' if openmetrics else 'Prometheus text'} exposition from "
+            f"{source or 'the endpoint'}: {exc}"
         ) from None
     if not families and wanted is None:
         raise SourceError("%s returned no metrics at all" % (source or "the endpoint"), OUTCOME_NO_DATA)
@@ -245,7 +247,7 @@ def parse_exposition(text, content_type="", wanted=None, source=""):
 def check_finite(value, what):
     """Return value if it is a finite number; NaN is `no_data`, an infinity is `error`."""
     if math.isnan(value):
-        raise SourceError("%s is NaN (no value to judge)" % what, OUTCOME_NO_DATA)
+        raise SourceError(f"{what} is NaN (no value to judge)", OUTCOME_NO_DATA)
     if math.isinf(value):
-        raise SourceError("%s is %s" % (what, "+Inf" if value > 0 else "-Inf"))
+        raise SourceError("{} is {}".format(what, "+Inf" if value > 0 else "-Inf"))
     return value

@@ -25,7 +25,7 @@ from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import
 )
 from ansible_collections.hyperbun.canary.plugins.module_utils._metrics_http import single_value
 
-PASS = "pass"
+PASS = "pass"  # noqa: S105 an outcome, not a password
 FAIL = "fail"
 INCONCLUSIVE = "inconclusive"
 NO_DATA = OUTCOME_NO_DATA
@@ -132,17 +132,20 @@ def least_squares_slope(points):
 def _fmt(value):
     if value is None:
         return "none"
-    return "%.6g" % value
+    return f"{value:.6g}"
 
 
 def _series_text(name, labels):
     shown = {k: v for k, v in labels.items() if k != "__target__"}
-    return name + ("{" + ", ".join('%s="%s"' % kv for kv in sorted(shown.items())) + "}" if shown else "")
+    return name + ("{" + ", ".join('{}="{}"'.format(*kv) for kv in sorted(shown.items())) + "}" if shown else "")
 
 
 def _missing(snapshot, selector):
-    return SourceError("no metric named %s in %s (misnamed, or not exported by this release)"
-                       % (selector.name, snapshot.source or "the scrape"), NO_DATA)
+    return SourceError(
+        f"no metric named {selector.name} in {snapshot.source or 'the scrape'} "
+        "(misnamed, or not exported by this release)",
+        NO_DATA,
+    )
 
 
 class _CounterTrack:
@@ -168,7 +171,7 @@ class _CounterTrack:
         for selector in self.selectors:
             for labels, value in snapshot.select(selector):
                 if math.isnan(value) or math.isinf(value):
-                    self.problem = SourceError("counter %s is %s in %s" % (
+                    self.problem = SourceError("counter {} is {} in {}".format(
                         _series_text(selector.name, labels), value, snapshot.source or "the scrape"))
                     return
                 key = (selector.text, tuple(sorted(labels.items())))
@@ -221,12 +224,13 @@ def _aggregate(snapshot, selector, aggregate):
         raise _missing(snapshot, selector)
     series = snapshot.select(selector)
     if not series:
-        raise SourceError("no series of %s match %s in %s" % (selector.name, selector, snapshot.source or "the scrape"),
-                          NO_DATA)
+        where = snapshot.source or "the scrape"
+        raise SourceError(f"no series of {selector.name} match {selector} in {where}", NO_DATA)
     if aggregate == "single" and len(series) > 1:
         shown = ", ".join(_series_text(selector.name, labels) for labels, _ in series[:5])
-        raise SourceError("%s matched %d series where one was expected (%s%s): narrow the selector or set aggregate"
-                          % (selector, len(series), shown, ", ..." if len(series) > 5 else ""))
+        more = ", ..." if len(series) > 5 else ""
+        raise SourceError(f"{selector} matched {len(series)} series where one was expected ({shown}{more}): "
+                          "narrow the selector or set aggregate")
     values = [check_finite(value, _series_text(selector.name, labels)) for labels, value in series]
     if aggregate == "max":
         return max(values)
@@ -255,7 +259,7 @@ class _GaugeTrack:
             if self.denominator:
                 divisor = sum(_aggregate(snapshot, s, self.aggregate) for s in self.denominator)
                 if divisor == 0:
-                    raise SourceError("%s is 0 in %s: the ratio is undefined" % (
+                    raise SourceError("{} is 0 in {}: the ratio is undefined".format(
                         " + ".join(str(s) for s in self.denominator), snapshot.source or "the scrape"))
                 value = value / divisor
         except SourceError as exc:
@@ -335,7 +339,7 @@ class Policy:
         for name, value in (("warning_fail_after", warning_fail_after), ("no_data_after", no_data_after),
                             ("error_after", error_after)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError("%s must be a whole number of 1 or more, got %r" % (name, value))
+                raise ValueError(f"{name} must be a whole number of 1 or more, got {value!r}")
         self.warning_fail_after = warning_fail_after
         self.no_data_after = no_data_after
         self.error_after = error_after
@@ -353,10 +357,10 @@ class Verdict:
 
     def message(self):
         if self.outcome == PASS:
-            return "canary passed: %d criteria met over %d sample(s)" % (len(self.results), self.samples)
+            return f"canary passed: {len(self.results)} criteria met over {self.samples} sample(s)"
         bad = [r for r in self.results if r.outcome != PASS]
         bad.sort(key=lambda r: -_RANK[r.outcome])
-        return "canary verdict %s: %s" % (self.outcome, "; ".join("%s [%s] %s" % (r.criterion.name, r.outcome, r.message)
+        return "canary verdict {}: {}".format(self.outcome, "; ".join(f"{r.criterion.name} [{r.outcome}] {r.message}"
                                                                   for r in bad))
 
     def to_dict(self):
@@ -408,10 +412,10 @@ class _Role:
             requests = sum(denominator[0].values())
             seconds = denominator[1]
             if requests <= 0 or requests < c.min_requests:
-                return None, INCONCLUSIVE, "only %s in the denominator over %gs (min_requests %s)" % (
-                    _fmt(requests), seconds, _fmt(c.min_requests))
-            return sum(numerator[0].values()) / requests * c.scale, None, "over %gs, %s counted" % (
-                seconds, _fmt(requests))
+                return None, INCONCLUSIVE, (
+                    f"only {_fmt(requests)} in the denominator over {seconds:g}s (min_requests {_fmt(c.min_requests)})"
+                )
+            return sum(numerator[0].values()) / requests * c.scale, None, f"over {seconds:g}s, {_fmt(requests)} counted"
         if c.kind == "quantile":
             increase = tracks[0].increase(whole_window)
             if increase is None:
@@ -421,36 +425,38 @@ class _Role:
                 try:
                     buckets.append((float(bound), count))
                 except ValueError:
-                    return None, SourceError("bucket of %s has an le label that is not a number: %r" % (c.metric, bound))
+                    return None, SourceError(f"bucket of {c.metric} has an le label that is not a number: {bound!r}")
             if not any(math.isinf(b) and b > 0 for b, _ in buckets):
-                return None, SourceError("histogram %s has no le=\"+Inf\" bucket: no quantile can be computed" % c.metric)
+                return None, SourceError(f"histogram {c.metric} has no le=\"+Inf\" bucket: no quantile can be computed")
             observations = max((count for bound, count in buckets if math.isinf(bound)), default=0.0)
             if observations <= 0 or observations < c.min_requests:
-                return None, INCONCLUSIVE, "only %s observations over %gs (min_requests %s)" % (
-                    _fmt(observations), increase[1], _fmt(c.min_requests))
+                return None, INCONCLUSIVE, (
+                    f"only {_fmt(observations)} observations over {increase[1]:g}s "
+                    f"(min_requests {_fmt(c.min_requests)})"
+                )
             value = histogram_quantile(c.quantile, buckets)
             finite = [(bound, count) for bound, count in buckets if not math.isinf(bound)]
             highest = max(finite) if finite else None
             # The rank lies in the +Inf bucket: the true quantile is at least the highest finite bound.
             beyond = highest is not None and max(count for _, count in finite) < c.quantile * observations
             try:
-                return check_finite(value, "histogram_quantile(%g, %s)" % (c.quantile, c.metric)) * c.scale, None, (
-                    "over %gs, %s observations" % (increase[1], _fmt(observations))), beyond
+                return check_finite(value, f"histogram_quantile({c.quantile:g}, {c.metric})") * c.scale, None, (
+                    f"over {increase[1]:g}s, {_fmt(observations)} observations"), beyond
             except SourceError as exc:
                 return None, exc
         if c.kind == "duration":
             seconds, series = tracks[0].longest()
-            return seconds * c.scale, None, ("%s active" % series) if series else "none active"
+            return seconds * c.scale, None, (f"{series} active") if series else "none active"
         track = tracks[0]
         if c.kind == "slope":
             if len(track.points) < max(2, c.min_samples):
-                return None, INCONCLUSIVE, "%d sample(s) of %d needed for a slope" % (
-                    len(track.points), max(2, c.min_samples))
+                needed = max(2, c.min_samples)
+                return None, INCONCLUSIVE, f"{len(track.points)} sample(s) of {needed} needed for a slope"
             slope = least_squares_slope(track.points)
             if slope is None:
                 return None, INCONCLUSIVE, "all samples at the same time: no slope"
-            return slope * c.scale, None, "from %d samples over %gs" % (
-                len(track.points), track.points[-1][0] - track.points[0][0])
+            span = track.points[-1][0] - track.points[0][0]
+            return slope * c.scale, None, f"from {len(track.points)} samples over {span:g}s"
         return track.points[-1][1] * c.scale, None, ""
 
 
@@ -569,45 +575,45 @@ class Evaluator:
         where = c.source_text()
         value, problem, note, beyond = self._measure(c, self.canary, prometheus, alerts_cache, whole_window)
         if isinstance(problem, SourceError):
-            return Result(c, problem.outcome, None, "%s (source: %s)" % (problem.message, where), at=at, final=final)
+            return Result(c, problem.outcome, None, f"{problem.message} (source: {where})", at=at, final=final)
         if problem == INCONCLUSIVE:
-            return Result(c, INCONCLUSIVE, None, "%s (source: %s)" % (note, where), at=at, final=final)
-        head = "%s = %s %s" % (c.name, _fmt(value), c.unit)
-        detail = " (source: %s%s)" % (where, ", " + note if note else "")
+            return Result(c, INCONCLUSIVE, None, f"{note} (source: {where})", at=at, final=final)
+        head = f"{c.name} = {_fmt(value)} {c.unit}"
+        detail = " (source: {}{})".format(where, ", " + note if note else "")
         if beyond and c.comparison in (">", ">="):
             if value >= c.threshold:
-                return Result(c, FAIL, value, "%s or more: beyond the highest finite bucket, at or above threshold %s%s"
-                              % (head, _fmt(c.threshold), detail), at=at, final=final)
-            return Result(c, ERROR, value, "%s or more: the buckets end at %s %s, below threshold %s, so the "
-                          "quantile cannot be judged; add buckets above the threshold%s"
-                          % (head, _fmt(value), c.unit, _fmt(c.threshold), detail), at=at, final=final)
+                message = f"{head} or more: beyond the highest finite bucket, at or above threshold {_fmt(c.threshold)}"
+                return Result(c, FAIL, value, message + detail, at=at, final=final)
+            message = (f"{head} or more: the buckets end at {_fmt(value)} {c.unit}, below threshold "
+                       f"{_fmt(c.threshold)}, so the quantile cannot be judged; add buckets above the threshold")
+            return Result(c, ERROR, value, message + detail, at=at, final=final)
         if breaches(value, c.comparison, c.threshold):
-            return Result(c, FAIL, value, "%s %s threshold %s%s" % (head, c.comparison, _fmt(c.threshold), detail),
+            return Result(c, FAIL, value, f"{head} {c.comparison} threshold {_fmt(c.threshold)}{detail}",
                           at=at, final=final)
         if final and c.success_threshold is not None:
             higher_is_worse = c.comparison in (">", ">=")
             met = value < c.success_threshold if higher_is_worse else value > c.success_threshold
             if not met:
-                return Result(c, FAIL, value, "%s does not meet the success criterion %s %s%s" % (
+                return Result(c, FAIL, value, "{} does not meet the success criterion {} {}{}".format(
                     head, "<" if higher_is_worse else ">", _fmt(c.success_threshold), detail), at=at, final=final)
         if c.kind == "duration" and self.canary.tracks[c.name][0].since:
-            return Result(c, INCONCLUSIVE, value, "%s, not yet %s threshold %s%s" % (
-                head, c.comparison, _fmt(c.threshold), detail), at=at, final=final)
+            message = f"{head}, not yet {c.comparison} threshold {_fmt(c.threshold)}{detail}"
+            return Result(c, INCONCLUSIVE, value, message, at=at, final=final)
         baseline_value = None
         if self.baseline is not None and c.has_baseline and (c.source != SOURCE_PROMETHEUS or c.baseline_query):
             b_value, b_problem, b_note, _ = self._measure(c, self.baseline, prometheus, alerts_cache, whole_window,
                                                        baseline=True)
             if isinstance(b_problem, SourceError):
-                return Result(c, b_problem.outcome, value, "%s; baseline unmeasurable: %s" % (head, b_problem.message),
+                return Result(c, b_problem.outcome, value, f"{head}; baseline unmeasurable: {b_problem.message}",
                               at=at, final=final)
             if b_problem == INCONCLUSIVE:
-                return Result(c, INCONCLUSIVE, value, "%s; baseline: %s" % (head, b_note), at=at, final=final)
+                return Result(c, INCONCLUSIVE, value, f"{head}; baseline: {b_note}", at=at, final=final)
             baseline_value = b_value
             regression = self._regression(c, value, b_value)
             if regression:
-                return Result(c, FAIL, value, "%s against production's %s: %s%s" % (
-                    head, _fmt(b_value), regression, detail), baseline_value=b_value, at=at, final=final)
-        return Result(c, PASS, value, "%s within %s %s%s" % (head, c.comparison, _fmt(c.threshold), detail),
+                message = f"{head} against production's {_fmt(b_value)}: {regression}{detail}"
+                return Result(c, FAIL, value, message, baseline_value=b_value, at=at, final=final)
+        return Result(c, PASS, value, f"{head} within {c.comparison} {_fmt(c.threshold)}{detail}",
                       baseline_value=baseline_value, at=at, final=final)
 
     @staticmethod
@@ -615,12 +621,12 @@ class Evaluator:
         higher_is_worse = c.comparison in (">", ">=")
         worse_by = value - baseline_value if higher_is_worse else baseline_value - value
         if c.max_increase is not None and worse_by > c.max_increase:
-            return "worse by %s %s, more than baseline.max_increase %s" % (_fmt(worse_by), c.unit, _fmt(c.max_increase))
+            return f"worse by {_fmt(worse_by)} {c.unit}, more than baseline.max_increase {_fmt(c.max_increase)}"
         if c.max_increase_percent is not None and baseline_value != 0:
             percent = worse_by / abs(baseline_value) * 100.0
             if percent > c.max_increase_percent:
-                return "worse by %s %%, more than baseline.max_increase_percent %s" % (
-                    _fmt(percent), _fmt(c.max_increase_percent))
+                return (f"worse by {_fmt(percent)} %, more than baseline.max_increase_percent "
+                        f"{_fmt(c.max_increase_percent)}")
         return ""
 
     @staticmethod
@@ -632,7 +638,7 @@ class Evaluator:
         met = last.value < c.success_threshold if higher_is_worse else last.value > c.success_threshold
         if met:
             return last
-        return Result(c, FAIL, last.value, "%s = %s %s does not meet the success criterion %s %s (source: %s)" % (
+        return Result(c, FAIL, last.value, "{} = {} {} does not meet the success criterion {} {} (source: {})".format(
             c.name, _fmt(last.value), c.unit, "<" if higher_is_worse else ">", _fmt(c.success_threshold),
             c.source_text()), baseline_value=last.baseline_value, at=last.at, final=True)
 

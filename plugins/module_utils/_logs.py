@@ -24,7 +24,10 @@ def expand_paths(patterns):
     files = []
     unmatched = []
     for pattern in patterns:
-        matched = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else ([pattern] if os.path.exists(pattern) else [])
+        if any(c in pattern for c in "*?["):
+            matched = sorted(glob.glob(pattern))
+        else:
+            matched = [pattern] if os.path.exists(pattern) else []
         matched = [path for path in matched if os.path.isfile(path)]
         if not matched:
             unmatched.append(pattern)
@@ -48,7 +51,7 @@ def analyse(files, error_levels=("ERROR",), codes=(), tail=20, level_field="leve
     lines = entries = unparsed = 0
     for path in files:
         try:
-            with open(path, "r", encoding="utf-8", errors="replace") as handle:
+            with open(path, encoding="utf-8", errors="replace") as handle:
                 for raw in handle:
                     line = raw.rstrip("\n")
                     if not line.strip():
@@ -71,7 +74,7 @@ def analyse(files, error_levels=("ERROR",), codes=(), tail=20, level_field="leve
                     if code in wanted_codes:
                         code_counts[code] += 1
         except OSError as exc:
-            raise LogError("cannot read %s: %s" % (path, exc.strerror or exc)) from None
+            raise LogError(f"cannot read {path}: {exc.strerror or exc}") from None
     return dict(
         files=list(files),
         lines=lines,

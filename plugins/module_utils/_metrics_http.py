@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import time
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode
@@ -80,13 +79,13 @@ class HttpSettings:
 def check_connection_params(params):
     """Argument errors that the argument spec cannot express; returns a message or None."""
     if params.get("timeout") is not None and params["timeout"] <= 0:
-        return "timeout must be a positive number of seconds, got %s" % params["timeout"]
+        return "timeout must be a positive number of seconds, got {}".format(params["timeout"])
     if params.get("retries") is not None and params["retries"] < 0:
-        return "retries must be 0 or more, got %s" % params["retries"]
+        return "retries must be 0 or more, got {}".format(params["retries"])
     if params.get("retry_delay") is not None and params["retry_delay"] < 0:
-        return "retry_delay must be 0 or more seconds, got %s" % params["retry_delay"]
+        return "retry_delay must be 0 or more seconds, got {}".format(params["retry_delay"])
     if params.get("max_bytes") is not None and params["max_bytes"] < 1024:
-        return "max_bytes must be at least 1024, got %s" % params["max_bytes"]
+        return "max_bytes must be at least 1024, got {}".format(params["max_bytes"])
     return None
 
 
@@ -104,8 +103,8 @@ def _read_capped(response, url, max_bytes):
     length = response.headers.get("Content-Length") if response.headers else None
     if length and length.isdigit() and int(length) > max_bytes:
         raise SourceError(
-            "%s announced %s bytes, more than max_bytes (%d): not read; raise max_bytes if this is expected"
-            % (url, length, max_bytes)
+            f"{url} announced {length} bytes, more than max_bytes ({max_bytes}): not read; "
+            "raise max_bytes if this is expected"
         )
     chunks = []
     size = 0
@@ -116,8 +115,8 @@ def _read_capped(response, url, max_bytes):
         size += len(chunk)
         if size > max_bytes:
             raise SourceError(
-                "%s sent more than max_bytes (%d bytes): reading stopped; raise max_bytes if this is expected"
-                % (url, max_bytes)
+                f"{url} sent more than max_bytes ({max_bytes} bytes): reading stopped; "
+                "raise max_bytes if this is expected"
             )
         chunks.append(chunk)
     return b"".join(chunks)
@@ -159,21 +158,21 @@ def http_request(url, settings, headers=None, data=None, method="GET", accept_st
             content_type = exc.headers.get("Content-Type", "") if exc.headers else ""
             if status in accept_statuses:
                 return HttpResponse(status, content_type, body)
-            last_problem = "%s answered HTTP %d %s" % (url, status, exc.reason)
+            last_problem = f"{url} answered HTTP {status} {exc.reason}"
             if status < 500 and status != 429:
                 break
         except SourceError:
             raise
         except SSLValidationError as exc:
-            last_problem = "TLS verification of %s failed: %s (set ca_path, or validate_certs: false)" % (url, exc)
+            last_problem = f"TLS verification of {url} failed: {exc} (set ca_path, or validate_certs: false)"
             break
-        except (UrlsConnectionError, URLError, socket.timeout, TimeoutError, OSError, http.client.HTTPException) as exc:
+        except (UrlsConnectionError, URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", None) or exc
-            last_problem = "%s is unreachable: %s" % (url, reason)
+            last_problem = f"{url} is unreachable: {reason}"
         except ValueError as exc:
-            last_problem = "invalid URL %r: %s" % (url, exc)
+            last_problem = f"invalid URL {url!r}: {exc}"
             break
-    tries = "" if attempts == 1 else " (after %d attempts)" % attempts
+    tries = "" if attempts == 1 else f" (after {attempts} attempts)"
     raise SourceError(last_problem + tries)
 
 
@@ -198,7 +197,7 @@ def scrape_all(urls, settings, wanted=None):
     for url in urls:
         result = scrape_or_error(url, settings, wanted)
         if isinstance(result, SourceError):
-            return SourceError("baseline %s" % result.message, result.outcome)
+            return SourceError(f"baseline {result.message}", result.outcome)
         snapshots.append(result)
     return Snapshot.merge(snapshots)
 
@@ -220,15 +219,15 @@ class PrometheusClient:
             document = json.loads(response.text())
         except ValueError:
             raise SourceError(
-                "%s answered HTTP %d with something other than JSON (%r...): is prometheus_url the Prometheus "
-                "server's base URL?" % (self.base_url + path, response.status, response.text()[:80])
+                f"{self.base_url + path} answered HTTP {response.status} with something other than JSON "
+                f"({response.text()[:80]!r}...): is prometheus_url the Prometheus server's base URL?"
             ) from None
         if not isinstance(document, dict) or "status" not in document:
             raise SourceError("%s answered JSON without a status: not the Prometheus API" % (self.base_url + path))
         if document["status"] != "success":
             raise SourceError(
-                "Prometheus rejected the request (HTTP %d, %s): %s"
-                % (response.status, document.get("errorType", "error"), document.get("error", "no message"))
+                f"Prometheus rejected the request (HTTP {response.status}, {document.get('errorType', 'error')}): "
+                f"{document.get('error', 'no message')}"
             )
         return document.get("data")
 
@@ -248,12 +247,12 @@ class PrometheusClient:
         data = self._call("/api/v1/alerts")
         alerts = data.get("alerts") if isinstance(data, dict) else None
         if not isinstance(alerts, list):
-            raise SourceError("Prometheus %s/api/v1/alerts answered without an alerts list" % self.base_url)
+            raise SourceError(f"Prometheus {self.base_url}/api/v1/alerts answered without an alerts list")
         return alerts
 
 
 def _labels_text(metric):
-    return "{" + ", ".join('%s="%s"' % item for item in sorted((metric or {}).items())) + "}"
+    return "{" + ", ".join('{}="{}"'.format(*item) for item in sorted((metric or {}).items())) + "}"
 
 
 def single_value(result_type, result, query):
@@ -263,18 +262,18 @@ def single_value(result_type, result, query):
     elif result_type == "vector":
         if not result:
             raise SourceError(
-                "query %r returned an empty vector (a misnamed metric, a label that matches nothing, or no "
-                "samples yet)" % query, OUTCOME_NO_DATA)
+                f"query {query!r} returned an empty vector (a misnamed metric, a label that matches nothing, or no "
+                "samples yet)", OUTCOME_NO_DATA)
         if len(result) > 1:
             shown = ", ".join(_labels_text(item.get("metric")) for item in result[:5])
             raise SourceError(
-                "query %r returned %d series where one was expected (%s%s): aggregate it, e.g. with sum()"
-                % (query, len(result), shown, ", ..." if len(result) > 5 else ""))
+                f"query {query!r} returned {len(result)} series where one was expected "
+                f"({shown}{', ...' if len(result) > 5 else ''}): aggregate it, e.g. with sum()")
         raw = result[0]["value"][1]
     else:
-        raise SourceError("query %r returned a %s; a criterion needs an instant vector or a scalar" % (query, result_type))
+        raise SourceError(f"query {query!r} returned a {result_type}; a criterion needs an instant vector or a scalar")
     try:
         value = float(raw)
     except (TypeError, ValueError):
-        raise SourceError("query %r returned %r, not a number" % (query, raw)) from None
-    return check_finite(value, "the result of query %r" % query)
+        raise SourceError(f"query {query!r} returned {raw!r}, not a number") from None
+    return check_finite(value, f"the result of query {query!r}")

@@ -2,6 +2,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: Hyper-Bun Operations Team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Imports follow DOCUMENTATION, EXAMPLES and RETURN, as ansible-test validate-modules requires.
+# ruff: noqa: E402
 
 from __future__ import annotations
 
@@ -280,32 +282,32 @@ def main():
     params = module.params
     problem = check_connection_params(params)
     if problem is None and params["interval"] < 0:
-        problem = "interval must be 0 or more seconds, got %s" % params["interval"]
+        problem = "interval must be 0 or more seconds, got {}".format(params["interval"])
     if problem is None and params["samples"] < 2:
-        problem = "samples must be 2 or more (rates need two scrapes), got %s" % params["samples"]
+        problem = "samples must be 2 or more (rates need two scrapes), got {}".format(params["samples"])
     if problem:
         module.fail_json(msg=problem)
     try:
         criteria = build_criteria(params["criteria"] or None, params["use_default_criteria"])
     except CriteriaError as exc:
-        module.fail_json(msg="invalid criteria: %s" % exc)
-    not_judged = [dict(name=c.name, reason="needs %d samples (min_samples), this check takes %d"
-                       % (c.min_samples, params["samples"]))
+        module.fail_json(msg=f"invalid criteria: {exc}")
+    not_judged = [dict(name=c.name, reason=f"needs {c.min_samples} samples (min_samples), "
+                                           f"this check takes {params['samples']}")
                   for c in criteria if c.kind == "slope" and c.min_samples > params["samples"]]
     skipped = {item["name"] for item in not_judged}
     criteria = [c for c in criteria if c.name not in skipped]
     if not criteria:
-        module.fail_json(msg="no criterion can be judged with %d samples: raise samples" % params["samples"],
+        module.fail_json(msg=f"no criterion can be judged with {params['samples']} samples: raise samples",
                          not_judged=not_judged)
     for item in not_judged:
-        module.warn("criterion %s is not judged: it %s; set samples to judge it" % (item["name"], item["reason"]))
+        module.warn("criterion {} is not judged: it {}; set samples to judge it".format(item["name"], item["reason"]))
     from_prometheus = [c.name for c in criteria if c.source == SOURCE_PROMETHEUS]
     from_scrape = [c.name for c in criteria if c.source != SOURCE_PROMETHEUS]
     if from_prometheus and not params["prometheus_url"]:
-        module.fail_json(msg="criteria %s read Prometheus but prometheus_url is not set: set it, or disable them "
-                             "(criteria: {%s: {enabled: false}})" % (", ".join(from_prometheus), from_prometheus[0]))
+        module.fail_json(msg=f"criteria {', '.join(from_prometheus)} read Prometheus but prometheus_url is not set: "
+                             f"set it, or disable them (criteria: {{{from_prometheus[0]}: {{enabled: false}}}})")
     if from_scrape and not params["metrics_url"]:
-        module.fail_json(msg="criteria %s read the canary's /metrics but metrics_url is not set" % ", ".join(from_scrape))
+        module.fail_json(msg=f"criteria {', '.join(from_scrape)} read the canary's /metrics but metrics_url is not set")
     if from_scrape and not HAS_PROMETHEUS_CLIENT:
         module.fail_json(msg=missing_required_lib("prometheus-client"), exception=PROMETHEUS_CLIENT_IMPORT_ERROR)
 

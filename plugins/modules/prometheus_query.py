@@ -2,6 +2,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: Hyper-Bun Operations Team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Imports follow DOCUMENTATION, EXAMPLES and RETURN, as ansible-test validate-modules requires.
+# ruff: noqa: E402
 
 from __future__ import annotations
 
@@ -171,7 +173,7 @@ def main():
     client = PrometheusClient(params["prometheus_url"], HttpSettings.from_params(params, with_auth=True))
     try:
         if params["query_type"] == "range":
-            end = params["end"] if params["end"] is not None else "%.3f" % unix_now()
+            end = params["end"] if params["end"] is not None else f"{unix_now():.3f}"
             result_type, result = client.range(params["query"], params["start"], end, params["step"])
         else:
             result_type, result = client.instant(params["query"], params["time"])
@@ -188,12 +190,12 @@ def main():
             if params["require"] == "single":
                 module.fail_json(msg=exc.message, outcome=exc.outcome, **output)
     if params["require"] != "any" and series_count == 0:
-        module.fail_json(msg="query %r returned an empty %s (a misnamed metric, a label that matches nothing, or no "
-                             "samples yet); set require=any if that is expected" % (params["query"], result_type),
+        module.fail_json(msg="query {!r} returned an empty {} (a misnamed metric, a label that matches nothing, or no "
+                             "samples yet); set require=any if that is expected".format(params["query"], result_type),
                          outcome="no_data", **output)
     if params["require"] == "single" and not single:
-        module.fail_json(msg="query %r returned %d series where one was expected: aggregate it, e.g. with sum()"
-                             % (params["query"], series_count), outcome="error", **output)
+        module.fail_json(msg=f"query {params['query']!r} returned {series_count} series where one was expected: "
+                             "aggregate it, e.g. with sum()", outcome="error", **output)
     module.exit_json(**output)
 
 

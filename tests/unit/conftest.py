@@ -84,7 +84,7 @@ class MetricsServer:
         self.thread.start()
 
     def url(self, path="/metrics"):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
+        return f"http://127.0.0.1:{self.port}{path}"
 
     def close(self):
         self.httpd.shutdown()

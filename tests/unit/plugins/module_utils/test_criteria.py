@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ansible_collections.hyperbun.canary.plugins.module_utils._criteria import (
     DEFAULT_CRITERIA,
     CriteriaError,

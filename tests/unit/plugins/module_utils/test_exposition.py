@@ -5,12 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
-
 from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import (
     Selector,
     SelectorError,
@@ -21,6 +15,11 @@ from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import
     parse_exposition,
     wanted_names,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 

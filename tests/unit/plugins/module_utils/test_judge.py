@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ansible_collections.hyperbun.canary.plugins.module_utils._criteria import build_criteria
 from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import (
     SourceError,
@@ -19,28 +18,28 @@ def exposition(requests=0, errors=None, rejected=0, allowed=0, memory=400, limit
     """The demo service's metric names, with the values given."""
     lines = [
         "# TYPE hyperbun_http_requests_total counter",
-        'hyperbun_http_requests_total{method="GET",path="/api",status="200"} %s' % requests,
+        f'hyperbun_http_requests_total{{method="GET",path="/api",status="200"}} {requests}',
         "# TYPE hyperbun_log_errors_total counter",
     ]
     for code, count in (errors or {}).items():
-        lines.append('hyperbun_log_errors_total{code="%s"} %s' % (code, count))
+        lines.append(f'hyperbun_log_errors_total{{code="{code}"}} {count}')
     lines += [
-        "# TYPE rate_limit_rejected_total counter", "rate_limit_rejected_total %s" % rejected,
-        "# TYPE rate_limit_allowed_total counter", "rate_limit_allowed_total %s" % allowed,
-        "# TYPE memory_usage_bytes gauge", "memory_usage_bytes %s" % memory,
-        "# TYPE memory_limit_bytes gauge", "memory_limit_bytes %s" % limit,
+        "# TYPE rate_limit_rejected_total counter", f"rate_limit_rejected_total {rejected}",
+        "# TYPE rate_limit_allowed_total counter", f"rate_limit_allowed_total {allowed}",
+        "# TYPE memory_usage_bytes gauge", f"memory_usage_bytes {memory}",
+        "# TYPE memory_limit_bytes gauge", f"memory_limit_bytes {limit}",
         "# TYPE circuit_breaker_tripped gauge",
     ]
     for breaker, value in (tripped or {"db": 0}).items():
-        lines.append('circuit_breaker_tripped{breaker="%s"} %s' % (breaker, value))
+        lines.append(f'circuit_breaker_tripped{{breaker="{breaker}"}} {value}')
     lines += [
-        "# TYPE queries_total counter", "queries_total %s" % queries,
-        "# TYPE query_timeouts_total counter", "query_timeouts_total %s" % timeouts,
+        "# TYPE queries_total counter", f"queries_total {queries}",
+        "# TYPE query_timeouts_total counter", f"query_timeouts_total {timeouts}",
         "# TYPE graph_build_duration_seconds histogram",
-        'graph_build_duration_seconds_bucket{le="0.001"} %s' % buckets[0],
-        'graph_build_duration_seconds_bucket{le="0.005"} %s' % buckets[1],
-        'graph_build_duration_seconds_bucket{le="+Inf"} %s' % buckets[2],
-        "graph_build_duration_seconds_count %s" % buckets[2],
+        f'graph_build_duration_seconds_bucket{{le="0.001"}} {buckets[0]}',
+        f'graph_build_duration_seconds_bucket{{le="0.005"}} {buckets[1]}',
+        f'graph_build_duration_seconds_bucket{{le="+Inf"}} {buckets[2]}',
+        f"graph_build_duration_seconds_count {buckets[2]}",
         "graph_build_duration_seconds_sum 0",
     ]
     return "\n".join(lines) + "\n" + extra
@@ -184,8 +183,10 @@ def test_a_p95_beyond_buckets_that_end_below_the_threshold_cannot_be_judged():
 
 
 def test_a_histogram_without_inf_bucket_is_an_error():
-    text = exposition(**GOOD_1).replace('graph_build_duration_seconds_bucket{le="+Inf"}', 'graph_build_duration_seconds_bucket{le="10"}')
-    text2 = exposition(**GOOD_2).replace('graph_build_duration_seconds_bucket{le="+Inf"}', 'graph_build_duration_seconds_bucket{le="10"}')
+    inf_bucket = 'graph_build_duration_seconds_bucket{le="+Inf"}'
+    ten_bucket = 'graph_build_duration_seconds_bucket{le="10"}'
+    text = exposition(**GOOD_1).replace(inf_bucket, ten_bucket)
+    text2 = exposition(**GOOD_2).replace(inf_bucket, ten_bucket)
     ev = evaluator()
     ev.observe(0, parse_exposition(text, "text/plain"))
     result = by_name(ev.observe(30, parse_exposition(text2, "text/plain")))["graph_build_p95"]
@@ -287,8 +288,9 @@ def test_stable_memory_with_noise_is_no_leak():
 
 def test_a_breaker_fails_only_after_staying_tripped_longer_than_the_threshold():
     ev = evaluator({"circuit_breaker_tripped": {"threshold": 20}})
-    assert by_name(ev.observe(0, snap(tripped={"db": 1, "cache": 0})))["circuit_breaker_tripped"].outcome == "inconclusive"
-    assert by_name(ev.observe(10, snap(tripped={"db": 1, "cache": 0})))["circuit_breaker_tripped"].outcome == "inconclusive"
+    breaker = "circuit_breaker_tripped"
+    assert by_name(ev.observe(0, snap(tripped={"db": 1, "cache": 0})))[breaker].outcome == "inconclusive"
+    assert by_name(ev.observe(10, snap(tripped={"db": 1, "cache": 0})))[breaker].outcome == "inconclusive"
     # The db breaker closed; the cache one has just tripped: its clock starts now.
     assert by_name(ev.observe(15, snap(tripped={"db": 0, "cache": 1})))["circuit_breaker_tripped"].value == 0
     result = by_name(ev.observe(40, snap(tripped={"db": 0, "cache": 1})))["circuit_breaker_tripped"]

@@ -11,8 +11,6 @@ import subprocess
 import time
 
 import pytest
-from conftest import MetricsServer, Route
-
 from ansible_collections.hyperbun.canary.plugins.module_utils._criteria import build_criteria
 from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import Snapshot, SourceError
 from ansible_collections.hyperbun.canary.plugins.module_utils._judge import Evaluator
@@ -24,6 +22,7 @@ from ansible_collections.hyperbun.canary.plugins.module_utils._metrics_http impo
     scrape_or_error,
     single_value,
 )
+from conftest import MetricsServer, Route
 
 FAST = HttpSettings(timeout=2, retries=0, retry_delay=0)
 METRICS = "# TYPE memory_usage_bytes gauge\nmemory_usage_bytes 42\n"
@@ -31,7 +30,7 @@ METRICS = "# TYPE memory_usage_bytes gauge\nmemory_usage_bytes 42\n"
 
 def vector(*values):
     return {"status": "success", "data": {"resultType": "vector", "result": [
-        {"metric": {"instance": "i%d" % i}, "value": [1764153600.0, str(v)]} for i, v in enumerate(values)]}}
+        {"metric": {"instance": f"i{i}"}, "value": [1764153600.0, str(v)]} for i, v in enumerate(values)]}}
 
 
 def test_scrape_text_format(server):
@@ -70,7 +69,7 @@ def test_a_transient_500_recovers_on_retry(server):
 
 
 def test_unreachable_endpoint_is_an_error(free_port):
-    result = scrape_or_error("http://127.0.0.1:%d/metrics" % free_port, FAST)
+    result = scrape_or_error(f"http://127.0.0.1:{free_port}/metrics", FAST)
     assert isinstance(result, SourceError) and result.outcome == "error"
     assert "is unreachable" in result.message
 
@@ -120,7 +119,7 @@ def test_baseline_merges_instances_and_names_the_one_that_failed(server, free_po
     server.routes["/metrics"] = Route(METRICS)
     merged = scrape_all([server.url(), server.url()], FAST)
     assert isinstance(merged, Snapshot) and len(merged.samples["memory_usage_bytes"]) == 2
-    bad = "http://127.0.0.1:%d/metrics" % free_port
+    bad = f"http://127.0.0.1:{free_port}/metrics"
     failed = scrape_all([server.url(), bad], FAST)
     assert isinstance(failed, SourceError) and failed.message.startswith("baseline ") and bad in failed.message
 

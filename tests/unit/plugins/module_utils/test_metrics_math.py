@@ -2,17 +2,17 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
-from hypothesis import assume, given
-from hypothesis import strategies as st
-
 from ansible_collections.hyperbun.canary.plugins.module_utils._judge import (
     counter_increase,
     histogram_quantile,
     least_squares_slope,
 )
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 INF = math.inf
 # Prometheus's own test data (promql/promqltest/testdata/histograms.test), at 50m: bucket counts
@@ -69,7 +69,7 @@ def test_quantile_is_monotonic_in_q_and_within_the_buckets(bounds, counts, q1, q
     bounds = sorted(bounds)
     cumulative = []
     running = 0
-    for bound, count in zip(bounds + [INF], counts):
+    for bound, count in zip([*bounds, INF], counts[: len(bounds) + 1], strict=True):
         running += count
         cumulative.append((bound, running))
     assume(running > 0)
@@ -86,7 +86,7 @@ def test_counter_increase_counts_every_increment_across_resets(steps):
             values.append(float(increment))  # the process restarted and counted `increment` since
         else:
             values.append(values[-1] + increment)
-    expected = sum(b if b < a else b - a for a, b in zip(values, values[1:]))
+    expected = sum(b if b < a else b - a for a, b in itertools.pairwise(values))
     assert counter_increase(values) == pytest.approx(expected)
     assert counter_increase(values) >= 0
 

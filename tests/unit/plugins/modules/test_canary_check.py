@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Route
-
 from ansible_collections.hyperbun.canary.plugins.modules import canary_check
+from conftest import Route
 
 # Two scrapes of the demo service's names: 0.02 % errors, nothing else wrong.
 FIRST = """# TYPE hyperbun_http_requests_total counter
@@ -72,13 +71,13 @@ def test_enough_samples_judge_the_memory_leak(server, run_module):
 
     def growing(handler):
         i = next(scrapes)
-        return (SECOND % dict(errors_2=3, memory=400 + 20 * i)).replace(" 20000\n", " %d\n" % (20000 + 1000 * i))
+        return (SECOND % dict(errors_2=3, memory=400 + 20 * i)).replace(" 20000\n", f" {20000 + 1000 * i}\n")
 
     server.routes["/metrics"] = Route(growing)
     failed, result = run_module(canary_check, args(server, samples=10, interval=0.02,
                                                      criteria={"critical_alerts": {"enabled": False},
                                                                "memory_growth": {"threshold": 1000}}))
-    growth = [r for r in result["results"] if r["name"] == "memory_growth"][0]
+    growth = next(r for r in result["results"] if r["name"] == "memory_growth")
     # 2 % of the limit every 0.02 s or so: far above even a 1000 %/h threshold.
     assert growth["outcome"] == "fail" and failed and result["not_judged"] == []
     assert len(server.requests) == 10
@@ -107,12 +106,12 @@ def test_relative_to_the_production_baseline(server, run_module):
     failed, result = run_module(canary_check, args(server, baseline_urls=[server.url("/prod")],
                                                      success_thresholds=False))
     assert failed and result["failed_criteria"] == ["error_rate"]
-    error_rate = [r for r in result["results"] if r["name"] == "error_rate"][0]
+    error_rate = next(r for r in result["results"] if r["name"] == "error_rate")
     assert error_rate["baseline_value"] == pytest.approx(0.02) and "baseline.max_increase" in error_rate["message"]
 
 
 def test_unreachable_canary_is_an_error_never_a_pass(free_port, run_module, server):
-    failed, result = run_module(canary_check, dict(args(server), metrics_url="http://127.0.0.1:%d/metrics" % free_port))
+    failed, result = run_module(canary_check, dict(args(server), metrics_url=f"http://127.0.0.1:{free_port}/metrics"))
     assert failed and result["verdict"] == "error"
     assert "unreachable" in result["msg"]
 
@@ -124,7 +123,7 @@ def test_html_page_is_an_error(server, run_module):
 
 
 def test_too_little_traffic_is_inconclusive_and_fails_unless_allowed(server, run_module):
-    server.routes["/metrics"] = Route((FIRST % dict(errors_1=0, errors_2=0, memory=400)))
+    server.routes["/metrics"] = Route(FIRST % dict(errors_1=0, errors_2=0, memory=400))
     failed, result = run_module(canary_check, args(server, criteria={
         "critical_alerts": {"enabled": False}, "memory_growth": {"enabled": False}}))
     assert failed and result["verdict"] == "inconclusive"

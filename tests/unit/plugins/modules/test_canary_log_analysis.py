@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from ansible_collections.hyperbun.canary.plugins.modules import canary_log_analysis
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Route
-
 from ansible_collections.hyperbun.canary.plugins.modules import prometheus_query
+from conftest import Route
 
 
 def vector(*values):
     return {"status": "success", "data": {"resultType": "vector", "result": [
-        {"metric": {"instance": "i%d" % i}, "value": [1764153600.0, str(v)]} for i, v in enumerate(values)]}}
+        {"metric": {"instance": f"i{i}"}, "value": [1764153600.0, str(v)]} for i, v in enumerate(values)]}}
 
 
 def serve(server, document, status=200, path="/api/v1/query"):
