@@ -251,7 +251,7 @@ class Criterion:
         self.max_increase = _number(name, "baseline.max_increase", baseline.get("max_increase"))
         self.max_increase_percent = _number(name, "baseline.max_increase_percent",
                                             baseline.get("max_increase_percent"))
-        if self.max_increase_percent is not None and not 0 <= self.max_increase_percent:
+        if self.max_increase_percent is not None and self.max_increase_percent < 0:
             raise CriteriaError(f"criterion {name!r}: baseline.max_increase_percent must be 0 or more")
         return self
 

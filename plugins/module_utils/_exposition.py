@@ -119,7 +119,7 @@ def wanted_names(metric_names):
     """Every sample and family name that the given metric names can appear under."""
     wanted = set()
     for name in metric_names:
-        for base in {name, family_base(name)}:
+        for base in (name, family_base(name)):
             wanted.add(base)
             wanted.update(base + suffix for suffix in _FAMILY_SUFFIXES)
     return wanted

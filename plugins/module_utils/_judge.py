@@ -101,7 +101,7 @@ def histogram_quantile(q, buckets):
     if observations == 0 or math.isnan(observations):
         return math.nan
     rank = q * observations
-    counts = [count for _, count in monotonic[:-1]]
+    counts = [count for bound, count in monotonic[:-1]]
     index = bisect.bisect_left(counts, rank)
     if index == len(monotonic) - 1:
         return monotonic[-2][0]
@@ -121,9 +121,9 @@ def least_squares_slope(points):
     if len(points) < 2:
         return None
     n = float(len(points))
-    mean_t = sum(t for t, _ in points) / n
-    mean_v = sum(v for _, v in points) / n
-    spread = sum((t - mean_t) ** 2 for t, _ in points)
+    mean_t = sum(t for t, v in points) / n
+    mean_v = sum(v for t, v in points) / n
+    spread = sum((t - mean_t) ** 2 for t, v in points)
     if spread == 0:
         return None
     return sum((t - mean_t) * (v - mean_v) for t, v in points) / spread
@@ -227,7 +227,7 @@ def _aggregate(snapshot, selector, aggregate):
         where = snapshot.source or "the scrape"
         raise SourceError(f"no series of {selector.name} match {selector} in {where}", NO_DATA)
     if aggregate == "single" and len(series) > 1:
-        shown = ", ".join(_series_text(selector.name, labels) for labels, _ in series[:5])
+        shown = ", ".join(_series_text(selector.name, labels) for labels, value in series[:5])
         more = ", ..." if len(series) > 5 else ""
         raise SourceError(f"{selector} matched {len(series)} series where one was expected ({shown}{more}): "
                           "narrow the selector or set aggregate")
@@ -270,7 +270,7 @@ class _GaugeTrack:
         if not self.keep_all:
             del self.points[:-1]
         elif self.window is not None:
-            cut = bisect.bisect_left([t for t, _ in self.points], at - self.window)
+            cut = bisect.bisect_left([t for t, value in self.points], at - self.window)
             if cut:
                 del self.points[:cut]
 
@@ -360,8 +360,8 @@ class Verdict:
             return f"canary passed: {len(self.results)} criteria met over {self.samples} sample(s)"
         bad = [r for r in self.results if r.outcome != PASS]
         bad.sort(key=lambda r: -_RANK[r.outcome])
-        return "canary verdict {}: {}".format(self.outcome, "; ".join(f"{r.criterion.name} [{r.outcome}] {r.message}"
-                                                                  for r in bad))
+        listed = "; ".join(f"{r.criterion.name} [{r.outcome}] {r.message}" for r in bad)
+        return f"canary verdict {self.outcome}: {listed}"
 
     def to_dict(self):
         return dict(verdict=self.outcome, samples=self.samples, failed_criteria=self.failed,
@@ -426,7 +426,7 @@ class _Role:
                     buckets.append((float(bound), count))
                 except ValueError:
                     return None, SourceError(f"bucket of {c.metric} has an le label that is not a number: {bound!r}")
-            if not any(math.isinf(b) and b > 0 for b, _ in buckets):
+            if not any(math.isinf(bound) and bound > 0 for bound, count in buckets):
                 return None, SourceError(f"histogram {c.metric} has no le=\"+Inf\" bucket: no quantile can be computed")
             observations = max((count for bound, count in buckets if math.isinf(bound)), default=0.0)
             if observations <= 0 or observations < c.min_requests:
@@ -438,7 +438,7 @@ class _Role:
             finite = [(bound, count) for bound, count in buckets if not math.isinf(bound)]
             highest = max(finite) if finite else None
             # The rank lies in the +Inf bucket: the true quantile is at least the highest finite bound.
-            beyond = highest is not None and max(count for _, count in finite) < c.quantile * observations
+            beyond = highest is not None and max(count for bound, count in finite) < c.quantile * observations
             try:
                 return check_finite(value, f"histogram_quantile({c.quantile:g}, {c.metric})") * c.scale, None, (
                     f"over {increase[1]:g}s, {_fmt(observations)} observations"), beyond
@@ -601,8 +601,8 @@ class Evaluator:
             return Result(c, INCONCLUSIVE, value, message, at=at, final=final)
         baseline_value = None
         if self.baseline is not None and c.has_baseline and (c.source != SOURCE_PROMETHEUS or c.baseline_query):
-            b_value, b_problem, b_note, _ = self._measure(c, self.baseline, prometheus, alerts_cache, whole_window,
-                                                       baseline=True)
+            measured = self._measure(c, self.baseline, prometheus, alerts_cache, whole_window, baseline=True)
+            b_value, b_problem, b_note = measured[:3]
             if isinstance(b_problem, SourceError):
                 return Result(c, b_problem.outcome, value, f"{head}; baseline unmeasurable: {b_problem.message}",
                               at=at, final=final)

@@ -28,7 +28,7 @@ description:
   - Argument errors (a threshold that is not a number, an unknown comparison, a percentage outside
     0-100, a criterion whose source is not configured) fail before any request is made.
 author:
-  - Hyper-Bun Operations Team
+  - Hyper-Bun Operations Team (@hyperbun)
 requirements:
   - prometheus-client (Python library) on the host that runs the module, to parse expositions
 extends_documentation_fragment:
@@ -36,11 +36,14 @@ extends_documentation_fragment:
   - hyperbun.canary.metrics_connection.prometheus_auth
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module only reads; it runs the same way in check mode.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second run makes no changes.
     support: full
     details: Nothing is changed; the result depends on the metrics at the time it runs.
 options:
@@ -324,7 +327,7 @@ def main():
                 baseline = scrape_all(params["baseline_urls"], settings, wanted)
         evaluator.observe(time.time(), canary, baseline, prometheus if with_prometheus else None)
 
-    for _ in range(params["samples"] - 1 if from_scrape else 0):
+    for _dummy in range(params["samples"] - 1 if from_scrape else 0):
         observe(with_prometheus=False)
         time.sleep(params["interval"])
     observe(with_prometheus=True)

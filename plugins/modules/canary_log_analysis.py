@@ -20,14 +20,17 @@ description:
   - Lines that are not JSON objects are counted in RV(unparsed_lines) and otherwise skipped.
   - A path that matches no file fails the task, since no log means nothing was measured.
 author:
-  - Hyper-Bun Operations Team
+  - Hyper-Bun Operations Team (@hyperbun)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module only reads files; it runs the same way in check mode.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second run makes no changes.
     support: full
     details: Nothing is changed on the host.
 options:

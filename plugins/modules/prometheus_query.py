@@ -19,17 +19,20 @@ description:
   - A PromQL syntax error (Prometheus answers HTTP 400 with C(bad_data)), an unreachable server, an
     HTTP 5xx answer or a non-JSON answer fail the task with a message naming the cause.
 author:
-  - Hyper-Bun Operations Team
+  - Hyper-Bun Operations Team (@hyperbun)
 extends_documentation_fragment:
   - hyperbun.canary.metrics_connection
   - hyperbun.canary.metrics_connection.prometheus_auth
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module only reads; it runs the same way in check mode.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second run makes no changes.
     support: full
     details: Nothing is changed on any host.
 options:

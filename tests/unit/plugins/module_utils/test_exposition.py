@@ -45,7 +45,7 @@ unrelated_total{shard="1"} 7.0
 def test_text_format_is_indexed_by_sample_name():
     snapshot = parse_exposition(DEMO, "text/plain; version=0.0.4", source="canary")
     requests = snapshot.select(Selector("hyperbun_http_requests_total"))
-    assert sorted(value for _, value in requests) == [3.0, 120.0]
+    assert sorted(value for labels, value in requests) == [3.0, 120.0]
     assert snapshot.select(Selector('hyperbun_http_requests_total{status=~"5.."}'))[0][1] == 3.0
     assert snapshot.select(Selector("graph_build_duration_seconds_bucket"))[1] == ({"le": "+Inf"}, 10.0)
 
@@ -150,7 +150,7 @@ def test_merge_keeps_the_series_of_every_target_apart():
     one = parse_exposition("c_total 1\n", "text/plain", source="a")
     two = parse_exposition("c_total 2\n", "text/plain", source="b")
     merged = Snapshot.merge([one, two])
-    assert sorted(v for _, v in merged.select(Selector("c_total"))) == [1.0, 2.0]
+    assert sorted(v for labels, v in merged.select(Selector("c_total"))) == [1.0, 2.0]
     assert len({labels["__target__"] for labels, _ in merged.select(Selector("c_total"))}) == 2
 
 

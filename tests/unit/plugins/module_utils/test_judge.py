@@ -45,7 +45,9 @@ def exposition(requests=0, errors=None, rejected=0, allowed=0, memory=400, limit
     return "\n".join(lines) + "\n" + extra
 
 
-def snap(**values):
+def snap(base=None, **changes):
+    values = dict(base or {})
+    values.update(changes)
     return parse_exposition(exposition(**values), "text/plain", source="canary")
 
 
@@ -67,8 +69,8 @@ def evaluator(overrides=None, **kwargs):
 
 def test_a_good_release_passes_every_criterion():
     ev = evaluator({"memory_growth": {"enabled": False}})
-    ev.observe(0, snap(**GOOD_1))
-    results = by_name(ev.observe(30, snap(**GOOD_2)))
+    ev.observe(0, snap(GOOD_1))
+    results = by_name(ev.observe(30, snap(GOOD_2)))
     assert {name: r.outcome for name, r in results.items()} == {
         "error_rate": "pass", "memory_usage": "pass", "rate_limit_rejections": "pass",
         "circuit_breaker_tripped": "pass", "graph_build_p95": "pass", "query_timeout_rate": "pass"}
@@ -81,7 +83,7 @@ def test_a_good_release_passes_every_criterion():
 
 def test_rates_need_two_samples():
     ev = evaluator()
-    results = by_name(ev.observe(0, snap(**GOOD_1)))
+    results = by_name(ev.observe(0, snap(GOOD_1)))
     assert results["error_rate"].outcome == "inconclusive"
     assert "needs two samples" in results["error_rate"].message
     assert ev.decision is None
@@ -96,8 +98,8 @@ def test_rates_need_two_samples():
 ])
 def test_each_fault_fails_its_criterion_and_no_other(fault, second, failing):
     ev = evaluator({"memory_growth": {"enabled": False}})
-    ev.observe(0, snap(**GOOD_1))
-    results = by_name(ev.observe(30, snap(**second)))
+    ev.observe(0, snap(GOOD_1))
+    results = by_name(ev.observe(30, snap(second)))
     failed = sorted(name for name, r in results.items() if r.outcome == "fail")
     assert failed == [failing], fault
     message = results[failing].message
@@ -107,26 +109,27 @@ def test_each_fault_fails_its_criterion_and_no_other(fault, second, failing):
 
 def test_a_counter_reset_is_not_a_negative_rate():
     ev = evaluator({"memory_growth": {"enabled": False}})
-    ev.observe(0, snap(**dict(GOOD_1, errors={"QUERY_TIMEOUT": 150})))
+    ev.observe(0, snap(GOOD_1, errors={"QUERY_TIMEOUT": 150}))
     # The canary restarted: counters start again from zero.
-    results = by_name(ev.observe(30, snap(**dict(GOOD_1, requests=5000, errors={"QUERY_TIMEOUT": 100},
-                                                      allowed=5000, queries=5000, buckets=(450, 500, 500)))))
+    restarted = snap(GOOD_1, requests=5000, errors={"QUERY_TIMEOUT": 100}, allowed=5000, queries=5000,
+                     buckets=(450, 500, 500))
+    results = by_name(ev.observe(30, restarted))
     assert results["error_rate"].outcome == "fail"
     assert results["error_rate"].value == pytest.approx(100 / 5000 * 100)
 
 
 def test_an_error_code_first_seen_between_samples_counts_from_zero():
     ev = evaluator({"memory_growth": {"enabled": False}})
-    ev.observe(0, snap(**dict(GOOD_1, errors={})))
-    results = by_name(ev.observe(30, snap(**dict(GOOD_2, errors={"DB_DOWN": 150}))))
+    ev.observe(0, snap(GOOD_1, errors={}))
+    results = by_name(ev.observe(30, snap(GOOD_2, errors={"DB_DOWN": 150})))
     assert results["error_rate"].value == pytest.approx(1.5)
     assert results["error_rate"].outcome == "fail"
 
 
 def test_too_few_requests_is_inconclusive_not_a_pass():
     ev = evaluator()
-    ev.observe(0, snap(**dict(GOOD_1, requests=10)))
-    results = by_name(ev.observe(30, snap(**dict(GOOD_1, requests=40))))
+    ev.observe(0, snap(GOOD_1, requests=10))
+    results = by_name(ev.observe(30, snap(GOOD_1, requests=40)))
     assert results["error_rate"].outcome == "inconclusive"
     assert "min_requests 100" in results["error_rate"].message
     assert ev.finish().outcome != "pass"
@@ -134,16 +137,16 @@ def test_too_few_requests_is_inconclusive_not_a_pass():
 
 def test_a_misnamed_metric_is_no_data_and_never_zero():
     ev = evaluator({"error_rate": {"numerator": "hyperbun_log_error_total"}})
-    ev.observe(0, snap(**GOOD_1))
-    result = by_name(ev.observe(30, snap(**GOOD_2)))["error_rate"]
+    ev.observe(0, snap(GOOD_1))
+    result = by_name(ev.observe(30, snap(GOOD_2)))["error_rate"]
     assert result.outcome == "no_data"
     assert "no metric named hyperbun_log_error_total" in result.message
 
 
 def test_a_declared_counter_without_series_counts_as_zero():
     ev = evaluator()
-    ev.observe(0, snap(**dict(GOOD_1, errors={})))
-    assert by_name(ev.observe(30, snap(**dict(GOOD_2, errors={}))))["error_rate"].outcome == "pass"
+    ev.observe(0, snap(GOOD_1, errors={}))
+    assert by_name(ev.observe(30, snap(GOOD_2, errors={})))["error_rate"].outcome == "pass"
 
 
 def test_several_series_where_one_was_expected_is_an_error():
@@ -157,12 +160,12 @@ def test_several_series_where_one_was_expected_is_an_error():
 @pytest.mark.parametrize("memory, outcome, words", [("NaN", "no_data", "is NaN"), ("+Inf", "error", "+Inf")])
 def test_nan_and_inf_gauges(memory, outcome, words):
     ev = evaluator()
-    result = by_name(ev.observe(0, snap(**dict(GOOD_1, memory=memory))))["memory_usage"]
+    result = by_name(ev.observe(0, snap(GOOD_1, memory=memory)))["memory_usage"]
     assert (result.outcome, words in result.message) == (outcome, True)
 
 
 def test_a_zero_limit_is_an_error_not_an_infinite_ratio():
-    result = by_name(evaluator().observe(0, snap(**dict(GOOD_1, limit=0))))["memory_usage"]
+    result = by_name(evaluator().observe(0, snap(GOOD_1, limit=0)))["memory_usage"]
     assert result.outcome == "error" and "is 0" in result.message
 
 
@@ -170,15 +173,15 @@ def test_a_p95_beyond_the_highest_finite_bucket_is_not_read_as_that_bound():
     # Prometheus returns the highest finite bound (5 ms) for a rank in the +Inf bucket: equal to the
     # threshold, it would pass; the true p95 is at least that bound, so the canary fails.
     ev = evaluator()
-    ev.observe(0, snap(**GOOD_1))
-    result = by_name(ev.observe(30, snap(**dict(GOOD_2, buckets=(900, 1000, 2000)))))["graph_build_p95"]
+    ev.observe(0, snap(GOOD_1))
+    result = by_name(ev.observe(30, snap(GOOD_2, buckets=(900, 1000, 2000))))["graph_build_p95"]
     assert result.outcome == "fail" and "highest finite bucket" in result.message
 
 
 def test_a_p95_beyond_buckets_that_end_below_the_threshold_cannot_be_judged():
     ev = evaluator({"graph_build_p95": {"threshold": 50}})
-    ev.observe(0, snap(**GOOD_1))
-    result = by_name(ev.observe(30, snap(**dict(GOOD_2, buckets=(900, 1000, 2000)))))["graph_build_p95"]
+    ev.observe(0, snap(GOOD_1))
+    result = by_name(ev.observe(30, snap(GOOD_2, buckets=(900, 1000, 2000))))["graph_build_p95"]
     assert result.outcome == "error" and "buckets end at 5" in result.message
 
 
@@ -210,7 +213,7 @@ def test_no_data_fails_after_n_consecutive_and_a_good_sample_resets_the_count():
     missing = SourceError("nothing", "no_data")
     ev.observe(0, missing)
     ev.observe(10, missing)
-    ev.observe(20, snap(**GOOD_1))
+    ev.observe(20, snap(GOOD_1))
     ev.observe(30, missing)
     ev.observe(40, missing)
     assert ev.decision is None
@@ -220,14 +223,14 @@ def test_no_data_fails_after_n_consecutive_and_a_good_sample_resets_the_count():
 
 def test_a_warning_breach_fails_after_n_consecutive_a_critical_one_at_once():
     ev = evaluator({"memory_growth": {"enabled": False}}, policy=Policy(warning_fail_after=2))
-    ev.observe(0, snap(**dict(GOOD_1, memory=900)))
+    ev.observe(0, snap(GOOD_1, memory=900))
     assert ev.decision is None  # memory_usage is a warning: one breach does not end the window
-    ev.observe(10, snap(**dict(GOOD_1, memory=900)))
+    ev.observe(10, snap(GOOD_1, memory=900))
     assert ev.decision == "fail" and list(ev.tripped) == ["memory_usage"]
 
     ev = evaluator({"memory_growth": {"enabled": False}})
-    ev.observe(0, snap(**GOOD_1))
-    ev.observe(30, snap(**dict(GOOD_2, errors={"X": 500})))
+    ev.observe(0, snap(GOOD_1))
+    ev.observe(30, snap(GOOD_2, errors={"X": 500}))
     assert ev.decision == "fail" and "error_rate" in ev.tripped
 
 
@@ -244,8 +247,8 @@ def test_inconclusive_waits_and_ends_the_window_not_passed():
 def test_the_success_threshold_is_judged_over_the_whole_window_at_the_end():
     # 0.7 % errors: below the 1 % alert threshold, above the 0.5 % success threshold.
     ev = evaluator({"memory_growth": {"enabled": False}})
-    ev.observe(0, snap(**GOOD_1))
-    during = by_name(ev.observe(30, snap(**dict(GOOD_2, errors={"X": 71}))))["error_rate"]
+    ev.observe(0, snap(GOOD_1))
+    during = by_name(ev.observe(30, snap(GOOD_2, errors={"X": 71})))["error_rate"]
     assert during.outcome == "pass"
     final = {r.criterion.name: r for r in ev.finish().results}["error_rate"]
     assert final.outcome == "fail" and "success criterion < 0.5" in final.message
@@ -270,9 +273,9 @@ def test_memory_leak_is_judged_from_the_slope_of_many_samples():
     ev = evaluator({"memory_growth": {"min_samples": 10}})
     results = None
     for i in range(9):
-        results = by_name(ev.observe(i * 60, snap(**dict(GOOD_1, memory=400 + i * 2))))
+        results = by_name(ev.observe(i * 60, snap(GOOD_1, memory=400 + i * 2)))
     assert results["memory_growth"].outcome == "inconclusive"
-    results = by_name(ev.observe(9 * 60, snap(**dict(GOOD_1, memory=418))))
+    results = by_name(ev.observe(9 * 60, snap(GOOD_1, memory=418)))
     # 2 bytes a minute of a 1000-byte limit: 12 % of the limit an hour.
     assert results["memory_growth"].value == pytest.approx(12.0)
     assert results["memory_growth"].outcome == "fail"
@@ -282,7 +285,7 @@ def test_memory_leak_is_judged_from_the_slope_of_many_samples():
 def test_stable_memory_with_noise_is_no_leak():
     ev = evaluator({"memory_growth": {"min_samples": 10}})
     for i in range(30):
-        results = by_name(ev.observe(i * 60, snap(**dict(GOOD_1, memory=400 + (30 if i % 2 else -30)))))
+        results = by_name(ev.observe(i * 60, snap(GOOD_1, memory=400 + (30 if i % 2 else -30))))
     assert results["memory_growth"].outcome == "pass"
 
 
@@ -300,11 +303,11 @@ def test_a_breaker_fails_only_after_staying_tripped_longer_than_the_threshold():
 
 def test_baseline_relative_thresholds():
     ev = evaluator({"memory_growth": {"enabled": False}}, baseline=True)
-    prod_1 = snap(**GOOD_1)
-    prod_2 = snap(**GOOD_2)  # production: 0.02 % errors
-    ev.observe(0, snap(**GOOD_1), baseline=prod_1)
+    prod_1 = snap(GOOD_1)
+    prod_2 = snap(GOOD_2)  # production: 0.02 % errors
+    ev.observe(0, snap(GOOD_1), baseline=prod_1)
     # The canary: 0.6 % errors, under the 1 % threshold but 0.58 points above production.
-    results = by_name(ev.observe(30, snap(**dict(GOOD_2, errors={"X": 61})), baseline=prod_2))
+    results = by_name(ev.observe(30, snap(GOOD_2, errors={"X": 61}), baseline=prod_2))
     assert results["error_rate"].outcome == "fail"
     assert "max_increase 0.5" in results["error_rate"].message
     assert results["error_rate"].baseline_value == pytest.approx(0.02)
@@ -313,25 +316,25 @@ def test_baseline_relative_thresholds():
 
 def test_baseline_p95_may_exceed_production_by_at_most_y_percent():
     ev = evaluator({"memory_growth": {"enabled": False}}, baseline=True)
-    ev.observe(0, snap(**GOOD_1), baseline=snap(**GOOD_1))
+    ev.observe(0, snap(GOOD_1), baseline=snap(GOOD_1))
     # Both under 5 ms; the canary's p95 is 4.5 ms against production's 1 ms.
-    canary = snap(**dict(GOOD_2, buckets=(1800, 1990, 2000)))
-    prod = snap(**dict(GOOD_2, buckets=(1990, 2000, 2000)))
+    canary = snap(GOOD_2, buckets=(1800, 1990, 2000))
+    prod = snap(GOOD_2, buckets=(1990, 2000, 2000))
     result = by_name(ev.observe(30, canary, baseline=prod))["graph_build_p95"]
     assert result.outcome == "fail" and "max_increase_percent 20" in result.message
 
 
 def test_an_unreachable_baseline_is_an_error_not_a_pass():
     ev = evaluator({"memory_growth": {"enabled": False}}, baseline=True)
-    ev.observe(0, snap(**GOOD_1), baseline=SourceError("prod down"))
-    results = by_name(ev.observe(30, snap(**GOOD_2), baseline=SourceError("prod down")))
+    ev.observe(0, snap(GOOD_1), baseline=SourceError("prod down"))
+    results = by_name(ev.observe(30, snap(GOOD_2), baseline=SourceError("prod down")))
     assert results["error_rate"].outcome == "error" and "baseline unmeasurable" in results["error_rate"].message
     assert results["memory_usage"].outcome == "pass"  # no baseline setting: absolute only
 
 
 def test_prometheus_criterion_without_a_server_is_no_data():
     ev = Evaluator(build_criteria())
-    assert by_name(ev.observe(0, snap(**GOOD_1)))["critical_alerts"].outcome == "no_data"
+    assert by_name(ev.observe(0, snap(GOOD_1)))["critical_alerts"].outcome == "no_data"
 
 
 def test_nothing_observed_is_no_data():

@@ -104,7 +104,7 @@ def test_hundreds_of_megabytes_streamed_without_length_stop_at_max_bytes(server)
     def endless(handler):
         def chunks():
             line = b'big_series{shard="0000000000"} 1\n' * 32768  # about 1 MiB
-            for _ in range(300):  # 300 MiB if nobody stops reading
+            for _dummy in range(300):  # 300 MiB if nobody stops reading
                 sent.append(len(line))
                 yield line
         return chunks()

@@ -74,9 +74,8 @@ def test_enough_samples_judge_the_memory_leak(server, run_module):
         return (SECOND % dict(errors_2=3, memory=400 + 20 * i)).replace(" 20000\n", f" {20000 + 1000 * i}\n")
 
     server.routes["/metrics"] = Route(growing)
-    failed, result = run_module(canary_check, args(server, samples=10, interval=0.02,
-                                                     criteria={"critical_alerts": {"enabled": False},
-                                                               "memory_growth": {"threshold": 1000}}))
+    criteria = {"critical_alerts": {"enabled": False}, "memory_growth": {"threshold": 1000}}
+    failed, result = run_module(canary_check, args(server, samples=10, interval=0.02, criteria=criteria))
     growth = next(r for r in result["results"] if r["name"] == "memory_growth")
     # 2 % of the limit every 0.02 s or so: far above even a 1000 %/h threshold.
     assert growth["outcome"] == "fail" and failed and result["not_judged"] == []
@@ -103,8 +102,8 @@ def test_between_alert_and_success_thresholds(server, run_module):
 def test_relative_to_the_production_baseline(server, run_module):
     serve_two_scrapes(server, errors=(1, 61))  # canary 0.6 %
     serve_two_scrapes(server, "/prod", errors=(1, 3))  # production 0.02 %
-    failed, result = run_module(canary_check, args(server, baseline_urls=[server.url("/prod")],
-                                                     success_thresholds=False))
+    baseline_urls = [server.url("/prod")]
+    failed, result = run_module(canary_check, args(server, baseline_urls=baseline_urls, success_thresholds=False))
     assert failed and result["failed_criteria"] == ["error_rate"]
     error_rate = next(r for r in result["results"] if r["name"] == "error_rate")
     assert error_rate["baseline_value"] == pytest.approx(0.02) and "baseline.max_increase" in error_rate["message"]
@@ -161,8 +160,8 @@ def test_prometheus_alerts_and_scrapes_together(server, run_module):
     server.routes["/api/v1/alerts"] = Route({"status": "success", "data": {"alerts": [
         {"labels": {"alertname": "CanaryCircuitBreakerTripped", "severity": "critical"}, "state": "firing"}]}},
         content_type="application/json")
-    failed, result = run_module(canary_check, args(server, prometheus_url=server.url(""), criteria={},
-                                                     bearer_token="t0ken"))
+    prometheus = dict(prometheus_url=server.url(""), bearer_token="t0ken")
+    failed, result = run_module(canary_check, args(server, criteria={}, **prometheus))
     assert failed and result["failed_criteria"] == ["critical_alerts"]
     assert "CanaryCircuitBreakerTripped" in result["msg"]
     assert "t0ken" not in str(result)
