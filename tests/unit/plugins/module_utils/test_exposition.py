@@ -151,7 +151,7 @@ def test_merge_keeps_the_series_of_every_target_apart():
     two = parse_exposition("c_total 2\n", "text/plain", source="b")
     merged = Snapshot.merge([one, two])
     assert sorted(v for labels, v in merged.select(Selector("c_total"))) == [1.0, 2.0]
-    assert len({labels["__target__"] for labels, _ in merged.select(Selector("c_total"))}) == 2
+    assert len({labels["__target__"] for labels, value in merged.select(Selector("c_total"))}) == 2
 
 
 # Label values with the characters the format must escape.
@@ -198,7 +198,7 @@ def test_parsing_what_prometheus_client_renders_gives_back_every_sample(data, op
         sample_name = name + "_total" if kind == "counter" else name
         got = {labels["path"]: value for labels, value in full.select(Selector(sample_name))}
         assert got == pytest.approx(series)
-    wanted_metrics = {n + "_total" if k == "counter" else n for n, k, _ in data if n in read}
+    wanted_metrics = {n + "_total" if k == "counter" else n for n, k, series in data if n in read}
     filtered = parse_exposition(text, content_type, wanted=wanted_names(wanted_metrics))
     for name in wanted_metrics:
         assert filtered.samples.get(name) == full.samples.get(name)
