@@ -126,7 +126,8 @@ def http_request(url, settings, headers=None, data=None, method="GET", accept_st
     """One HTTP request with retries on network errors and 5xx answers; body capped at max_bytes.
 
     Returns an HttpResponse for 2xx and for the statuses in accept_statuses (the Prometheus API
-    answers 400/422 with a JSON error worth reading). Raises SourceError otherwise.
+    answers 400/422 with a JSON error worth reading, and 5xx ones are worth retrying). Raises
+    SourceError otherwise.
     """
     request_headers = dict(headers or {})
     if settings.bearer_token:
@@ -178,8 +179,7 @@ def http_request(url, settings, headers=None, data=None, method="GET", accept_st
 
 def scrape(url, settings, wanted=None):
     """GET a /metrics endpoint and parse it into a Snapshot (see _exposition.parse_exposition)."""
-    response = http_request(url, settings.without_auth() if settings.bearer_token else settings,
-                            headers={"Accept": _SCRAPE_ACCEPT})
+    response = http_request(url, settings.without_auth(), headers={"Accept": _SCRAPE_ACCEPT})
     return parse_exposition(response.text(), response.content_type, wanted=wanted, source=url)
 
 
@@ -214,7 +214,7 @@ class PrometheusClient:
         if params:
             url += "?" + urlencode(params)
         response = http_request(url, self.settings, headers={"Accept": "application/json"},
-                                accept_statuses=(400, 422, 503))
+                                accept_statuses=(400, 422))
         try:
             document = json.loads(response.text())
         except ValueError:

@@ -134,10 +134,14 @@ def test_credentials_go_to_prometheus_and_never_to_the_scraped_endpoint(server):
     assert server.requests[1][1]["Authorization"] == "Bearer s3cret"
 
 
-def test_basic_auth_to_prometheus(server):
+def test_basic_auth_to_prometheus_and_not_to_the_scraped_endpoint(server):
     server.routes["/api/v1/query"] = Route(vector(1), content_type="application/json")
-    PrometheusClient(server.url(""), HttpSettings(retries=0, url_username="ops", url_password="pw")).instant("up")
+    server.routes["/metrics"] = Route(METRICS)
+    settings = HttpSettings(retries=0, url_username="ops", url_password="pw")
+    PrometheusClient(server.url(""), settings).instant("up")
+    scrape(server.url(), settings)
     assert server.requests[0][1]["Authorization"] == "Basic " + base64.b64encode(b"ops:pw").decode()
+    assert "Authorization" not in server.requests[1][1]
 
 
 def test_instant_query_sends_the_query_and_returns_the_value(server):
