@@ -279,7 +279,8 @@ class Criterion:
         if self.kind == "duration":
             return f"time {self.metric} has stayed above 0"
         if self.kind == "alerts":
-            return "firing alerts matching %s in /api/v1/alerts" % (self.alert_matchers or "{}")
+            matchers = ", ".join(f'{k}="{v}"' for k, v in sorted(self.alert_matchers.items()))
+            return f"firing alerts matching {{{matchers}}} in /api/v1/alerts"
         return f"PromQL: {self.query}"
 
     def metric_names(self):

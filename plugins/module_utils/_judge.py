@@ -55,13 +55,18 @@ def breaches(value, comparison, threshold):
     return _COMPARE[comparison](value, threshold)
 
 
+def counter_step(previous, value):
+    """What a counter counted between two samples: a drop is a reset, counted from zero."""
+    return value - previous if value >= previous else value
+
+
 def counter_increase(values):
-    """Increase of a counter over successive values; a drop is a reset and counts from zero."""
+    """Increase of a counter over successive values, resets included."""
     total = 0.0
     previous = None
     for value in values:
         if previous is not None:
-            total += value - previous if value >= previous else value
+            total += counter_step(previous, value)
         previous = value
     return total
 
@@ -180,7 +185,7 @@ class _CounterTrack:
                     # A series born between two samples counted from zero: its first value happened in the window.
                     increment = 0.0 if first else value
                 else:
-                    increment = value - previous if value >= previous else value
+                    increment = counter_step(previous, value)
                 group = labels.get(self.group_label, "") if self.group_label else ""
                 updates.append((key, value, group, increment))
         for key, value, group, increment in updates:

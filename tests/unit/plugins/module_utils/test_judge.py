@@ -9,6 +9,8 @@ from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import
     parse_exposition,
 )
 from ansible_collections.hyperbun.canary.plugins.module_utils._judge import Evaluator, Policy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 NO_PROMETHEUS = {"critical_alerts": {"enabled": False}}
 
@@ -354,3 +356,37 @@ def test_long_windows_keep_bounded_state():
     counter_track = ev.canary.tracks["error_rate"][1]
     assert len(counter_track.times) <= 303
     assert ev.finish().outcome == "pass"
+
+
+_traffic = st.lists(
+    st.tuples(st.integers(min_value=0, max_value=5000), st.integers(min_value=0, max_value=50), st.booleans()),
+    min_size=1, max_size=15,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_traffic, st.integers(min_value=1, max_value=120))
+def test_window_error_rate_counts_every_request_and_error_across_restarts(steps, spacing):
+    """Whatever the restarts, the whole-window error rate is every error over every request."""
+    criteria = build_criteria({"error_rate": {"min_requests": 1, "threshold": 100, "success_threshold": None}},
+                              use_defaults=True)
+    ev = Evaluator([c for c in criteria if c.name == "error_rate"])
+    requests = errors = 0
+    true_requests = true_errors = 0
+    ev.observe(0, snap(requests=0, errors={"X": 0}))
+    for index, (new_requests, error_share, restart) in enumerate(steps, start=1):
+        new_errors = new_requests * error_share // 100  # at most one error a request
+        # A restart is only visible when the counter drops, as in Prometheus.
+        if restart and new_requests < requests and new_errors < errors:
+            requests, errors = new_requests, new_errors
+        else:
+            requests, errors = requests + new_requests, errors + new_errors
+        true_requests += new_requests
+        true_errors += new_errors
+        ev.observe(index * spacing, snap(requests=requests, errors={"X": errors}))
+    final = {r.criterion.name: r for r in ev.finish().results}["error_rate"]
+    if true_requests == 0:
+        assert final.outcome == "inconclusive"
+    else:
+        assert final.value == pytest.approx(true_errors / true_requests * 100)
+        assert final.outcome == "pass"
