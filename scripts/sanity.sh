@@ -10,7 +10,7 @@ target=$workdir/ansible_collections/hyperbun/canary
 mkdir -p "$target"
 # Tracked files and new ones that are not ignored: what a clean clone of this change holds.
 (cd "$root" && git ls-files -z --cached --others --exclude-standard) |
-    (cd "$root" && xargs -0 cp --parents -P -t "$target" 2>/dev/null || true)
+    (cd "$root" && xargs -0 cp --parents -P -t "$target")
 rm -rf "$target/collections"
 
 # ansible-test fetches get-pip.py from outside the package registries; give it the offline stand-in.

@@ -53,5 +53,9 @@ else
 fi
 
 echo "test-hosts: building $image from $base"
-docker build -q --build-arg "BASE=$base" --label "$label=$definition" -t "$image" "$here" >/dev/null
+if ! docker build --build-arg "BASE=$base" --label "$label=$definition" -t "$image" "$here" \
+    >/var/tmp/hyperbun-image-build.log 2>&1; then
+    echo "test-hosts: docker build failed; see /var/tmp/hyperbun-image-build.log" >&2
+    exit 1
+fi
 echo "test-hosts: $image built ($definition)"

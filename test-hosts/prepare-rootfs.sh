@@ -8,6 +8,7 @@ for p in $packages; do
 done
 if [ -n "$missing" ]; then
     apt-get update -qq
+    # shellcheck disable=SC2086 # $missing is a list of package names
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
 fi
 # Timers grab the dpkg lock in the middle of a test; consoles and udev have nothing to do here.
@@ -20,3 +21,5 @@ done
 rm -f /var/lib/dbus/machine-id
 apt-get clean
 rm -rf /var/lib/apt/lists/*
+# An empty package list must look stale, or apt's cache_valid_time would skip the first update.
+touch -d 2000-01-01 /var/lib/apt/lists

@@ -2,8 +2,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: Hyper-Bun Operations Team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-# Imports follow DOCUMENTATION, EXAMPLES and RETURN, as ansible-test validate-modules requires.
-# ruff: noqa: E402
 
 from __future__ import annotations
 

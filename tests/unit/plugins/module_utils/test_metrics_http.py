@@ -5,9 +5,6 @@
 from __future__ import annotations
 
 import base64
-import shutil
-import ssl
-import subprocess
 import time
 
 import pytest
@@ -22,7 +19,6 @@ from ansible_collections.hyperbun.canary.plugins.module_utils._metrics_http impo
     scrape_or_error,
     single_value,
 )
-from conftest import MetricsServer, Route
 
 FAST = HttpSettings(timeout=2, retries=0, retry_delay=0)
 METRICS = "# TYPE memory_usage_bytes gauge\nmemory_usage_bytes 42\n"
@@ -34,7 +30,7 @@ def vector(*values):
 
 
 def test_scrape_text_format(server):
-    server.routes["/metrics"] = Route(METRICS)
+    server.serve("/metrics", METRICS)
     snapshot = scrape(server.url(), FAST)
     assert snapshot.samples["memory_usage_bytes"] == [({}, 42.0)]
     assert snapshot.source == server.url()
@@ -42,13 +38,13 @@ def test_scrape_text_format(server):
 
 
 def test_scrape_openmetrics_by_content_type(server):
-    server.routes["/metrics"] = Route("# TYPE q counter\nq_total 3.0\n# EOF\n",
+    server.serve("/metrics", "# TYPE q counter\nq_total 3.0\n# EOF\n",
                                       content_type="application/openmetrics-text; version=1.0.0; charset=utf-8")
     assert scrape(server.url(), FAST).samples["q_total"] == [({}, 3.0)]
 
 
 def test_http_500_is_an_error_after_the_retries(server):
-    server.routes["/metrics"] = Route("boom", status=500)
+    server.serve("/metrics", "boom", status=500)
     with pytest.raises(SourceError) as caught:
         scrape(server.url(), HttpSettings(timeout=2, retries=2, retry_delay=0))
     assert caught.value.outcome == "error"
@@ -63,8 +59,8 @@ def test_a_404_is_not_retried(server):
 
 
 def test_a_transient_500_recovers_on_retry(server):
-    answers = [Route("busy", status=503), Route(METRICS)]
-    server.routes["/metrics"] = Route(lambda handler: answers.pop(0))
+    answers = [server.Route("busy", status=503), server.Route(METRICS)]
+    server.serve("/metrics", lambda handler: answers.pop(0))
     assert scrape(server.url(), HttpSettings(timeout=2, retries=1, retry_delay=0)).samples["memory_usage_bytes"]
 
 
@@ -79,7 +75,7 @@ def test_a_slow_endpoint_times_out(server):
         time.sleep(1.5)
         return METRICS
 
-    server.routes["/metrics"] = Route(slow)
+    server.serve("/metrics", slow)
     started = time.monotonic()
     result = scrape_or_error(server.url(), HttpSettings(timeout=0.3, retries=0))
     assert isinstance(result, SourceError) and "unreachable" in result.message and "timed out" in result.message
@@ -87,13 +83,13 @@ def test_a_slow_endpoint_times_out(server):
 
 
 def test_html_instead_of_metrics(server):
-    server.routes["/metrics"] = Route("<!DOCTYPE html><html><body>Sign in</body></html>", content_type="text/html")
+    server.serve("/metrics", "<!DOCTYPE html><html><body>Sign in</body></html>", content_type="text/html")
     result = scrape_or_error(server.url(), FAST)
     assert result.outcome == "error" and "HTML page" in result.message
 
 
 def test_a_payload_larger_than_max_bytes_is_refused_from_its_length(server):
-    server.routes["/metrics"] = Route(b"x 1\n" * 300000)
+    server.serve("/metrics", b"x 1\n" * 300000)
     result = scrape_or_error(server.url(), HttpSettings(timeout=2, retries=0, max_bytes=1024 * 1024))
     assert result.outcome == "error" and "more than max_bytes (1048576)" in result.message
 
@@ -109,14 +105,14 @@ def test_hundreds_of_megabytes_streamed_without_length_stop_at_max_bytes(server)
                 yield line
         return chunks()
 
-    server.routes["/metrics"] = Route(endless)
+    server.serve("/metrics", endless)
     result = scrape_or_error(server.url(), HttpSettings(timeout=5, retries=0))
     assert result.outcome == "error" and "sent more than max_bytes (67108864" in result.message
     assert sum(sent) < 100 * 1024 * 1024
 
 
 def test_baseline_merges_instances_and_names_the_one_that_failed(server, free_port):
-    server.routes["/metrics"] = Route(METRICS)
+    server.serve("/metrics", METRICS)
     merged = scrape_all([server.url(), server.url()], FAST)
     assert isinstance(merged, Snapshot) and len(merged.samples["memory_usage_bytes"]) == 2
     bad = f"http://127.0.0.1:{free_port}/metrics"
@@ -125,8 +121,8 @@ def test_baseline_merges_instances_and_names_the_one_that_failed(server, free_po
 
 
 def test_credentials_go_to_prometheus_and_never_to_the_scraped_endpoint(server):
-    server.routes["/metrics"] = Route(METRICS)
-    server.routes["/api/v1/query"] = Route(vector(1), content_type="application/json")
+    server.serve("/metrics", METRICS)
+    server.serve("/api/v1/query", vector(1), content_type="application/json")
     settings = HttpSettings(timeout=2, retries=0, bearer_token="s3cret")
     scrape(server.url(), settings)
     PrometheusClient(server.url(""), settings).instant("up")
@@ -135,8 +131,8 @@ def test_credentials_go_to_prometheus_and_never_to_the_scraped_endpoint(server):
 
 
 def test_basic_auth_to_prometheus_and_not_to_the_scraped_endpoint(server):
-    server.routes["/api/v1/query"] = Route(vector(1), content_type="application/json")
-    server.routes["/metrics"] = Route(METRICS)
+    server.serve("/api/v1/query", vector(1), content_type="application/json")
+    server.serve("/metrics", METRICS)
     settings = HttpSettings(retries=0, url_username="ops", url_password="pw")
     PrometheusClient(server.url(""), settings).instant("up")
     scrape(server.url(), settings)
@@ -145,7 +141,7 @@ def test_basic_auth_to_prometheus_and_not_to_the_scraped_endpoint(server):
 
 
 def test_instant_query_sends_the_query_and_returns_the_value(server):
-    server.routes["/api/v1/query"] = Route(vector(0.25), content_type="application/json")
+    server.serve("/api/v1/query", vector(0.25), content_type="application/json")
     result_type, result = PrometheusClient(server.url("/"), FAST).instant('sum(rate(x{a="b"}[5m]))', at=1764153600)
     assert single_value(result_type, result, "q") == 0.25
     assert "query=sum%28rate%28x%7Ba%3D%22b%22%7D%5B5m%5D%29%29" in server.requests[0][0]
@@ -160,7 +156,7 @@ def test_instant_query_sends_the_query_and_returns_the_value(server):
     ({"status": "success", "data": {"resultType": "matrix", "result": []}}, "error", "returned a matrix"),
 ])
 def test_query_results_that_cannot_be_judged(server, document, outcome, words):
-    server.routes["/api/v1/query"] = Route(document, content_type="application/json")
+    server.serve("/api/v1/query", document, content_type="application/json")
     result_type, result = PrometheusClient(server.url(""), FAST).instant("q")
     with pytest.raises(SourceError) as caught:
         single_value(result_type, result, "q")
@@ -168,14 +164,14 @@ def test_query_results_that_cannot_be_judged(server, document, outcome, words):
 
 
 def test_scalar_result(server):
-    server.routes["/api/v1/query"] = Route({"status": "success", "data": {"resultType": "scalar",
+    server.serve("/api/v1/query", {"status": "success", "data": {"resultType": "scalar",
                                                                           "result": [1764153600, "7"]}},
                                            content_type="application/json")
     assert single_value(*PrometheusClient(server.url(""), FAST).instant("vector(7)"), "q") == 7.0
 
 
 def test_promql_syntax_error_names_the_cause(server):
-    server.routes["/api/v1/query"] = Route(
+    server.serve("/api/v1/query",
         {"status": "error", "errorType": "bad_data",
          "error": 'invalid parameter "query": 1:6: parse error: unexpected end of input'},
         status=400, content_type="application/json")
@@ -187,7 +183,7 @@ def test_promql_syntax_error_names_the_cause(server):
 
 
 def test_prometheus_url_pointing_at_a_web_page(server):
-    server.routes["/api/v1/query"] = Route("<html>Grafana</html>", content_type="text/html")
+    server.serve("/api/v1/query", "<html>Grafana</html>", content_type="text/html")
     with pytest.raises(SourceError, match="something other than JSON"):
         PrometheusClient(server.url(""), FAST).instant("up")
 
@@ -198,7 +194,7 @@ def test_critical_alerts_criterion_counts_only_firing_critical_alerts(server):
         {"labels": {"alertname": "CanaryCircuitBreakerTripped", "severity": "critical"}, "state": "pending"},
         {"labels": {"alertname": "CanaryHighMemoryUsage", "severity": "warning"}, "state": "firing"},
     ]
-    server.routes["/api/v1/alerts"] = Route({"status": "success", "data": {"alerts": alerts}},
+    server.serve("/api/v1/alerts", {"status": "success", "data": {"alerts": alerts}},
                                             content_type="application/json")
     ev = Evaluator(build_criteria([{"name": "critical_alerts"}], use_defaults=True)[-1:])
     result = ev.observe(0, prometheus=PrometheusClient(server.url(""), FAST))[0]
@@ -216,7 +212,7 @@ def test_a_promql_criterion_with_baseline_query(server):
 
         return answers[parse_qs(urlsplit(handler.path).query)["query"][0]]
 
-    server.routes["/api/v1/query"] = Route(answer, content_type="application/json")
+    server.serve("/api/v1/query", answer, content_type="application/json")
     criteria = build_criteria([{"name": "err", "query": "canary_q", "baseline_query": "prod_q", "threshold": 1,
                                 "baseline": {"max_increase": 0.5}}], use_defaults=False)
     ev = Evaluator(criteria, baseline=True)
@@ -224,25 +220,9 @@ def test_a_promql_criterion_with_baseline_query(server):
     assert result.outcome == "fail" and result.baseline_value == 0.2 and "max_increase 0.5" in result.message
 
 
-@pytest.fixture
-def tls_server(tmp_path):
-    if not shutil.which("openssl"):
-        pytest.skip("openssl is needed to make a test certificate")
-    key, cert = str(tmp_path / "key.pem"), str(tmp_path / "cert.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True)
-    instance = MetricsServer()
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    instance.httpd.socket = context.wrap_socket(instance.httpd.socket, server_side=True)
-    instance.routes["/metrics"] = Route(METRICS)
-    yield instance, cert
-    instance.close()
-
-
 def test_tls_is_verified_by_default_and_a_ca_path_makes_it_pass(tls_server):
     server, cert = tls_server
+    server.serve("/metrics", METRICS)
     url = server.url().replace("http://", "https://")
     refused = scrape_or_error(url, FAST)
     assert isinstance(refused, SourceError) and refused.outcome == "error"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from ansible_collections.hyperbun.canary.plugins.modules import canary_check
-from conftest import Route
 
 # Two scrapes of the demo service's names: 0.02 % errors, nothing else wrong.
 FIRST = """# TYPE hyperbun_http_requests_total counter
@@ -42,7 +41,7 @@ graph_build_duration_seconds_bucket{le="+Inf"} 2000
 def serve_two_scrapes(server, path="/metrics", errors=(1, 3), memory=400):
     values = dict(errors_1=errors[0], errors_2=errors[1], memory=memory)
     answers = [FIRST % values, SECOND % values]
-    server.routes[path] = Route(lambda handler: answers.pop(0) if len(answers) > 1 else answers[0])
+    server.serve(path, lambda handler: answers.pop(0) if len(answers) > 1 else answers[0])
 
 
 def args(server, **extra):
@@ -73,7 +72,7 @@ def test_enough_samples_judge_the_memory_leak(server, run_module):
         i = next(scrapes)
         return (SECOND % dict(errors_2=3, memory=400 + 20 * i)).replace(" 20000\n", f" {20000 + 1000 * i}\n")
 
-    server.routes["/metrics"] = Route(growing)
+    server.serve("/metrics", growing)
     criteria = {"critical_alerts": {"enabled": False}, "memory_growth": {"threshold": 1000}}
     failed, result = run_module(canary_check, args(server, samples=10, interval=0.02, criteria=criteria))
     growth = next(r for r in result["results"] if r["name"] == "memory_growth")
@@ -116,13 +115,13 @@ def test_unreachable_canary_is_an_error_never_a_pass(free_port, run_module, serv
 
 
 def test_html_page_is_an_error(server, run_module):
-    server.routes["/metrics"] = Route("<html><body>login</body></html>", content_type="text/html")
+    server.serve("/metrics", "<html><body>login</body></html>", content_type="text/html")
     failed, result = run_module(canary_check, args(server))
     assert failed and result["verdict"] == "error" and "HTML page" in result["msg"]
 
 
 def test_too_little_traffic_is_inconclusive_and_fails_unless_allowed(server, run_module):
-    server.routes["/metrics"] = Route(FIRST % dict(errors_1=0, errors_2=0, memory=400))
+    server.serve("/metrics", FIRST % dict(errors_1=0, errors_2=0, memory=400))
     failed, result = run_module(canary_check, args(server, criteria={
         "critical_alerts": {"enabled": False}, "memory_growth": {"enabled": False}}))
     assert failed and result["verdict"] == "inconclusive"
@@ -157,7 +156,7 @@ def test_connection_argument_errors(server, run_module, extra, words):
 
 def test_prometheus_alerts_and_scrapes_together(server, run_module):
     serve_two_scrapes(server)
-    server.routes["/api/v1/alerts"] = Route({"status": "success", "data": {"alerts": [
+    server.serve("/api/v1/alerts", {"status": "success", "data": {"alerts": [
         {"labels": {"alertname": "CanaryCircuitBreakerTripped", "severity": "critical"}, "state": "firing"}]}},
         content_type="application/json")
     prometheus = dict(prometheus_url=server.url(""), bearer_token="t0ken")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from ansible_collections.hyperbun.canary.plugins.modules import prometheus_query
-from conftest import Route
 
 
 def vector(*values):
@@ -13,7 +12,7 @@ def vector(*values):
 
 
 def serve(server, document, status=200, path="/api/v1/query"):
-    server.routes[path] = Route(document, status=status, content_type="application/json")
+    server.serve(path, document, status=status, content_type="application/json")
 
 
 def args(server, **extra):

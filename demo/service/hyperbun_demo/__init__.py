@@ -1,0 +1,3 @@
+"""Hyper-Bun demo service: a small HTTP service with injectable faults, used to exercise canary deployments."""
+
+SERVICE_NAME = "hyperbun-demo"

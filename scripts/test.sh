@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs every test of the project: lint, ansible-test sanity, the collection build, unit tests and
+# the Molecule scenarios on real systemd hosts. Sets up what it needs first (scripts/setup.sh)
+# and, on the way out, removes the project's containers and stops a Docker engine it started.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# shellcheck disable=SC2317 # runs from the EXIT trap
+cleanup() {
+    local status=$?
+    step "teardown"
+    if docker info >/dev/null 2>&1; then
+        # The project's containers that the tests left; a demo that ran before keeps its own.
+        project_containers | grep -vxF -f <(printf '%s\n' "${containers_before[@]}") | xargs -r docker rm -f >/dev/null
+    fi
+    # A Docker engine that was running before the tests (the demo's, a user's) keeps running.
+    [ "$engine_was_running" = yes ] || scripts/docker-engine.sh stop
+    exit "$status"
+}
+
+engine_was_running=no
+if docker info >/dev/null 2>&1; then
+    engine_was_running=yes
+fi
+project_containers() {
+    docker ps -aq --no-trunc --filter label=org.hyperbun.project=canary
+}
+
+scripts/setup.sh
+mapfile -t containers_before < <(project_containers)
+trap cleanup EXIT
+export PATH=$root/.venv/bin:$PATH
+
+step "lint: yamllint, ansible-lint, ruff, shellcheck"
+yamllint --strict .
+ansible-lint --offline --strict -q
+ruff check .
+git ls-files -z '*.sh' .ci/run | xargs -0 shellcheck
+
+step "ansible-test sanity"
+scripts/sanity.sh
+
+step "collection build and offline install"
+build_dir=$(mktemp -d /var/tmp/hyperbun-build.XXXXXX)
+ansible-galaxy collection build --force --output-path "$build_dir" >/dev/null
+ansible-galaxy collection install --offline -p "$build_dir/installed" "$build_dir"/hyperbun-canary-*.tar.gz >/dev/null
+ANSIBLE_COLLECTIONS_PATH=$build_dir/installed ansible-doc -l hyperbun.canary >/dev/null
+rm -rf "$build_dir"
+
+step "unit and integration tests (pytest; the Molecule scenarios run as tests/integration)"
+status=0
+pytest -v "$@" || status=$?
+if [ "$status" -eq 5 ]; then
+    echo "test: pytest collected no tests; the test tree is missing or a selection matched nothing" >&2
+fi
+exit "$status"
