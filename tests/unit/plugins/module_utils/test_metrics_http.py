@@ -39,7 +39,7 @@ def test_scrape_text_format(server):
 
 def test_scrape_openmetrics_by_content_type(server):
     server.serve("/metrics", "# TYPE q counter\nq_total 3.0\n# EOF\n",
-                                      content_type="application/openmetrics-text; version=1.0.0; charset=utf-8")
+                 content_type="application/openmetrics-text; version=1.0.0; charset=utf-8")
     assert scrape(server.url(), FAST).samples["q_total"] == [({}, 3.0)]
 
 
@@ -164,17 +164,16 @@ def test_query_results_that_cannot_be_judged(server, document, outcome, words):
 
 
 def test_scalar_result(server):
-    server.serve("/api/v1/query", {"status": "success", "data": {"resultType": "scalar",
-                                                                          "result": [1764153600, "7"]}},
-                                           content_type="application/json")
+    scalar = {"status": "success", "data": {"resultType": "scalar", "result": [1764153600, "7"]}}
+    server.serve("/api/v1/query", scalar, content_type="application/json")
     assert single_value(*PrometheusClient(server.url(""), FAST).instant("vector(7)"), "q") == 7.0
 
 
 def test_promql_syntax_error_names_the_cause(server):
     server.serve("/api/v1/query",
-        {"status": "error", "errorType": "bad_data",
-         "error": 'invalid parameter "query": 1:6: parse error: unexpected end of input'},
-        status=400, content_type="application/json")
+                 {"status": "error", "errorType": "bad_data",
+                  "error": 'invalid parameter "query": 1:6: parse error: unexpected end of input'},
+                 status=400, content_type="application/json")
     with pytest.raises(SourceError) as caught:
         PrometheusClient(server.url(""), HttpSettings(retries=2, retry_delay=0)).instant("rate(")
     assert caught.value.outcome == "error"
@@ -194,8 +193,7 @@ def test_critical_alerts_criterion_counts_only_firing_critical_alerts(server):
         {"labels": {"alertname": "CanaryCircuitBreakerTripped", "severity": "critical"}, "state": "pending"},
         {"labels": {"alertname": "CanaryHighMemoryUsage", "severity": "warning"}, "state": "firing"},
     ]
-    server.serve("/api/v1/alerts", {"status": "success", "data": {"alerts": alerts}},
-                                            content_type="application/json")
+    server.serve("/api/v1/alerts", {"status": "success", "data": {"alerts": alerts}}, content_type="application/json")
     ev = Evaluator(build_criteria([{"name": "critical_alerts"}], use_defaults=True)[-1:])
     result = ev.observe(0, prometheus=PrometheusClient(server.url(""), FAST))[0]
     assert result.outcome == "fail" and result.value == 1
