@@ -1,0 +1,340 @@
+# -*- coding: utf-8 -*-
+# Copyright: Hyper-Bun Operations Team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Canary criteria: the default set (the deployment guide's numbers) and their validation.
+
+This file is private to the hyperbun.canary collection. Its interface may change at any time
+without notice; do not import it from outside the collection.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import Selector, SelectorError
+
+SOURCE_SCRAPE = "scrape"
+SOURCE_PROMETHEUS = "prometheus"
+
+SCRAPE_KINDS = ("rate_ratio", "value", "value_ratio", "quantile", "slope", "duration")
+PROMETHEUS_KINDS = ("query", "alerts")
+COMPARISONS = (">", ">=", "<", "<=", "==", "!=")
+SEVERITIES = ("critical", "warning")
+AGGREGATES = ("single", "sum", "max", "min", "avg")
+
+# A value is computed in base units (a fraction, seconds, bytes, per second) and multiplied by
+# its unit's scale, so thresholds are written the way the guide writes them (1 %, 5 ms).
+UNIT_SCALES = {
+    "percent": 100.0,
+    "ratio": 1.0,
+    "seconds": 1.0,
+    "milliseconds": 1000.0,
+    "bytes": 1.0,
+    "count": 1.0,
+    "per_second": 1.0,
+    "percent_per_hour": 360000.0,
+    "bytes_per_hour": 3600.0,
+}
+
+# The deployment guide's criteria. Each key is documented in docs/criteria.md; override any of them
+# per criterion by name (the modules' `criteria` option).
+DEFAULT_CRITERIA = (
+    dict(
+        name="error_rate",
+        description="ERROR log entries per HTTP request",
+        source=SOURCE_SCRAPE, kind="rate_ratio",
+        numerator=["hyperbun_log_errors_total"], denominator=["hyperbun_http_requests_total"],
+        unit="percent", comparison=">", threshold=1.0, success_threshold=0.5,
+        severity="critical", min_requests=100, range=300,
+        baseline=dict(max_increase=0.5),
+    ),
+    dict(
+        name="memory_usage",
+        description="memory in use as a share of the memory limit",
+        source=SOURCE_SCRAPE, kind="value_ratio",
+        numerator=["memory_usage_bytes"], denominator=["memory_limit_bytes"],
+        unit="percent", comparison=">", threshold=80.0, severity="warning",
+    ),
+    dict(
+        name="memory_growth",
+        description="memory growth (least-squares slope of usage over limit) over the window",
+        source=SOURCE_SCRAPE, kind="slope",
+        numerator=["memory_usage_bytes"], denominator=["memory_limit_bytes"],
+        unit="percent_per_hour", comparison=">", threshold=5.0, severity="warning",
+        min_samples=10, range=None,
+    ),
+    dict(
+        name="rate_limit_rejections",
+        description="rate-limited requests as a share of all rate-limit decisions",
+        source=SOURCE_SCRAPE, kind="rate_ratio",
+        numerator=["rate_limit_rejected_total"],
+        denominator=["rate_limit_rejected_total", "rate_limit_allowed_total"],
+        unit="percent", comparison=">", threshold=10.0, success_threshold=1.0,
+        severity="warning", min_requests=100, range=300,
+        baseline=dict(max_increase=1.0),
+    ),
+    dict(
+        name="circuit_breaker_tripped",
+        description="longest time any circuit breaker has stayed tripped",
+        source=SOURCE_SCRAPE, kind="duration",
+        metric="circuit_breaker_tripped",
+        unit="seconds", comparison=">", threshold=300.0, severity="critical",
+    ),
+    dict(
+        name="graph_build_p95",
+        description="95th percentile of graph build time",
+        source=SOURCE_SCRAPE, kind="quantile",
+        metric="graph_build_duration_seconds", quantile=0.95,
+        unit="milliseconds", comparison=">", threshold=5.0, severity="warning",
+        min_requests=50, range=300,
+        baseline=dict(max_increase_percent=20.0),
+    ),
+    dict(
+        name="query_timeout_rate",
+        description="timed-out queries as a share of all queries",
+        source=SOURCE_SCRAPE, kind="rate_ratio",
+        numerator=["query_timeouts_total"], denominator=["queries_total"],
+        unit="percent", comparison=">", threshold=0.1, severity="warning",
+        min_requests=1000, range=300,
+        baseline=dict(max_increase=0.05),
+    ),
+    dict(
+        name="critical_alerts",
+        description="alerts firing in Prometheus with severity=critical",
+        source=SOURCE_PROMETHEUS, kind="alerts",
+        alert_matchers={"severity": "critical"},
+        unit="count", comparison=">", threshold=0, severity="critical",
+    ),
+)
+
+_FIELDS = {
+    "name", "description", "enabled", "source", "kind", "numerator", "denominator", "metric", "quantile",
+    "query", "baseline_query", "alert_matchers", "unit", "scale", "comparison", "threshold",
+    "success_threshold", "severity", "min_requests", "min_samples", "range", "aggregate", "baseline",
+}
+_BASELINE_FIELDS = {"max_increase", "max_increase_percent"}
+
+
+class CriteriaError(ValueError):
+    """An argument error in a criterion: reported before any request is made."""
+
+
+def _number(criterion, field, value, allow_none=True):
+    if value is None:
+        if allow_none:
+            return None
+        raise CriteriaError(f"criterion {criterion!r}: {field} is required")
+    if isinstance(value, bool):
+        raise CriteriaError(f"criterion {criterion!r}: {field} must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise CriteriaError(f"criterion {criterion!r}: {field} must be a number, got {value!r}") from None
+    if math.isnan(number) or math.isinf(number):
+        raise CriteriaError(f"criterion {criterion!r}: {field} must be a finite number, got {value!r}")
+    return number
+
+
+def _selectors(criterion, field, value, required):
+    if value is None or value == []:
+        if required:
+            raise CriteriaError(f"criterion {criterion!r}: {field} is required for this kind")
+        return []
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        raise CriteriaError(f"criterion {criterion!r}: {field} must be a selector or a list of selectors")
+    try:
+        return [Selector(item) for item in items]
+    except SelectorError as exc:
+        raise CriteriaError(f"criterion {criterion!r}: {field}: {exc}") from None
+
+
+class Criterion:
+    """One validated criterion. Build with Criterion.from_dict(); raises CriteriaError."""
+
+    @classmethod
+    def from_dict(cls, spec):
+        if not isinstance(spec, dict):
+            raise CriteriaError(f"a criterion must be a dictionary, got {spec!r}")
+        name = spec.get("name")
+        if not name or not isinstance(name, str):
+            raise CriteriaError(f"every criterion needs a name (a non-empty string), got {name!r}")
+        unknown = sorted(set(spec) - _FIELDS)
+        if unknown:
+            raise CriteriaError(
+                f"criterion {name!r}: unknown field(s) {', '.join(unknown)}; known fields: {', '.join(sorted(_FIELDS))}"
+            )
+        self = cls()
+        self.name = name
+        self.description = spec.get("description") or ""
+        self.enabled = spec.get("enabled", True)
+        if not isinstance(self.enabled, bool):
+            raise CriteriaError(f"criterion {name!r}: enabled must be true or false, got {self.enabled!r}")
+        self.source = spec.get("source") or (SOURCE_PROMETHEUS if spec.get("query") else SOURCE_SCRAPE)
+        if self.source not in (SOURCE_SCRAPE, SOURCE_PROMETHEUS):
+            raise CriteriaError(f"criterion {name!r}: unknown source {self.source!r} (use scrape or prometheus)")
+        kinds = SCRAPE_KINDS if self.source == SOURCE_SCRAPE else PROMETHEUS_KINDS
+        self.kind = spec.get("kind") or ("query" if self.source == SOURCE_PROMETHEUS else None)
+        if self.kind not in kinds:
+            raise CriteriaError(
+                f"criterion {name!r}: kind {self.kind!r} is not one of {', '.join(kinds)} for source {self.source}"
+            )
+        self.comparison = spec.get("comparison", ">")
+        if self.comparison not in COMPARISONS:
+            raise CriteriaError(
+                f"criterion {name!r}: unknown comparison {self.comparison!r} (use one of {' '.join(COMPARISONS)})"
+            )
+        self.unit = spec.get("unit") or "ratio"
+        if self.unit not in UNIT_SCALES:
+            raise CriteriaError(f"criterion {name!r}: unknown unit {self.unit!r} (use one of {', '.join(UNIT_SCALES)})")
+        default_scale = UNIT_SCALES[self.unit] if self.source == SOURCE_SCRAPE else 1.0
+        self.scale = _number(name, "scale", spec.get("scale")) or default_scale
+        self.threshold = _number(name, "threshold", spec.get("threshold"), allow_none=False)
+        self.success_threshold = _number(name, "success_threshold", spec.get("success_threshold"))
+        if self.success_threshold is not None and self.comparison in ("==", "!="):
+            raise CriteriaError(
+                f"criterion {name!r}: success_threshold needs an ordering comparison, not {self.comparison}"
+            )
+        if self.unit == "percent":
+            for field, value in (("threshold", self.threshold), ("success_threshold", self.success_threshold)):
+                if value is not None and not 0 <= value <= 100:
+                    raise CriteriaError(
+                        f"criterion {name!r}: {field} is a percentage and must be within 0-100, got {value}"
+                    )
+        self.severity = spec.get("severity", "critical")
+        if self.severity not in SEVERITIES:
+            raise CriteriaError(f"criterion {name!r}: unknown severity {self.severity!r} (use critical or warning)")
+        self.min_requests = _number(name, "min_requests", spec.get("min_requests")) or 0.0
+        min_samples = _number(name, "min_samples", spec.get("min_samples"))
+        self.min_samples = int(min_samples) if min_samples is not None else (3 if self.kind == "slope" else 1)
+        self.range = _number(name, "range", spec.get("range"))
+        for field, value in (("min_requests", self.min_requests), ("min_samples", self.min_samples)):
+            if value < 0:
+                raise CriteriaError(f"criterion {name!r}: {field} must be 0 or more, got {value}")
+        if self.range is not None and self.range <= 0:
+            raise CriteriaError(f"criterion {name!r}: range must be a positive number of seconds, got {self.range}")
+        self.aggregate = spec.get("aggregate") or ("max" if self.kind == "duration" else "single")
+        if self.aggregate not in AGGREGATES:
+            raise CriteriaError(
+                f"criterion {name!r}: unknown aggregate {self.aggregate!r} (use one of {', '.join(AGGREGATES)})"
+            )
+        self.quantile = _number(name, "quantile", spec.get("quantile"), allow_none=self.kind != "quantile")
+        if self.kind == "quantile" and not 0 <= self.quantile <= 1:
+            raise CriteriaError(f"criterion {name!r}: quantile must be within 0-1, got {self.quantile}")
+        ratio_kinds = ("rate_ratio", "value_ratio")
+        self.numerator = _selectors(name, "numerator", spec.get("numerator"), self.kind in ratio_kinds)
+        self.denominator = _selectors(name, "denominator", spec.get("denominator"), self.kind in ratio_kinds)
+        metric = spec.get("metric")
+        if self.kind == "slope" and metric is None and self.numerator:
+            self.metric = None
+        else:
+            metrics = _selectors(name, "metric", metric, self.kind in ("value", "quantile", "slope", "duration"))
+            if len(metrics) > 1:
+                raise CriteriaError(f"criterion {name!r}: metric must be one selector")
+            self.metric = metrics[0] if metrics else None
+        if self.kind == "slope" and self.metric is not None:
+            self.numerator = [self.metric]
+        if self.kind == "slope" and not self.numerator:
+            raise CriteriaError(f"criterion {name!r}: a slope needs metric (or numerator)")
+        self.query = spec.get("query")
+        self.baseline_query = spec.get("baseline_query")
+        if self.kind == "query" and not (isinstance(self.query, str) and self.query.strip()):
+            raise CriteriaError(f"criterion {name!r}: a prometheus criterion needs a PromQL query")
+        matchers = spec.get("alert_matchers")
+        self.alert_matchers = dict(matchers) if isinstance(matchers, dict) else {}
+        if matchers is not None and not isinstance(matchers, dict):
+            raise CriteriaError(f"criterion {name!r}: alert_matchers must be a dictionary of label: value")
+        baseline = spec.get("baseline") or {}
+        if not isinstance(baseline, dict) or set(baseline) - _BASELINE_FIELDS:
+            raise CriteriaError(f"criterion {name!r}: baseline takes only {', '.join(sorted(_BASELINE_FIELDS))}")
+        self.max_increase = _number(name, "baseline.max_increase", baseline.get("max_increase"))
+        self.max_increase_percent = _number(name, "baseline.max_increase_percent",
+                                            baseline.get("max_increase_percent"))
+        if self.max_increase_percent is not None and self.max_increase_percent < 0:
+            raise CriteriaError(f"criterion {name!r}: baseline.max_increase_percent must be 0 or more")
+        return self
+
+    @property
+    def has_baseline(self):
+        return self.max_increase is not None or self.max_increase_percent is not None
+
+    def source_text(self):
+        """What the value is computed from, for messages and reports."""
+        def joined(selectors):
+            return " + ".join(str(s) for s in selectors)
+
+        window = f"over {self.range:g}s" if self.range else "over the window"
+        if self.kind == "rate_ratio":
+            return f"increase({joined(self.numerator)}) / increase({joined(self.denominator)}) {window}"
+        if self.kind == "value_ratio":
+            return f"{joined(self.numerator)} / {joined(self.denominator)}"
+        if self.kind == "value":
+            return str(self.metric)
+        if self.kind == "quantile":
+            return f"histogram_quantile({self.quantile:g}, {self.metric}_bucket) {window}"
+        if self.kind == "slope":
+            ratio = joined(self.numerator) + (" / " + joined(self.denominator) if self.denominator else "")
+            return f"least-squares slope of {ratio} {window}"
+        if self.kind == "duration":
+            return f"time {self.metric} has stayed above 0"
+        if self.kind == "alerts":
+            matchers = ", ".join(f'{k}="{v}"' for k, v in sorted(self.alert_matchers.items()))
+            return f"firing alerts matching {{{matchers}}} in /api/v1/alerts"
+        return f"PromQL: {self.query}"
+
+    def metric_names(self):
+        selectors = list(self.numerator) + list(self.denominator) + ([self.metric] if self.metric else [])
+        return {s.name for s in selectors}
+
+    def to_dict(self):
+        return dict(
+            name=self.name, description=self.description, source=self.source, kind=self.kind,
+            comparison=self.comparison, threshold=self.threshold, success_threshold=self.success_threshold,
+            unit=self.unit, severity=self.severity,
+        )
+
+
+def build_criteria(overrides=None, use_defaults=True, defaults=DEFAULT_CRITERIA):
+    """Merge overrides into the default set and validate every criterion.
+
+    overrides: a dictionary {name: {field: value}} or a list of dictionaries with a `name`.
+    A name that matches a default changes only the fields given; a new name adds a criterion.
+    Returns the enabled Criterion objects, in order. Raises CriteriaError.
+    """
+    merged = [copy.deepcopy(dict(spec)) for spec in defaults] if use_defaults else []
+    by_name = {spec["name"]: spec for spec in merged}
+    if overrides is None:
+        items = []
+    elif isinstance(overrides, dict):
+        items = []
+        for name, fields in overrides.items():
+            if fields is None:
+                fields = {}
+            if not isinstance(fields, dict):
+                raise CriteriaError(f"criterion {name!r}: its settings must be a dictionary, got {fields!r}")
+            item = dict(fields)
+            item["name"] = name
+            items.append(item)
+    elif isinstance(overrides, list):
+        items = overrides
+    else:
+        raise CriteriaError("criteria must be a dictionary of name: settings or a list of criteria")
+    for item in items:
+        if not isinstance(item, dict) or not item.get("name"):
+            raise CriteriaError(f"every criterion in the list needs a name, got {item!r}")
+        if item["name"] in by_name:
+            target = by_name[item["name"]]
+            if "source" in item and item["source"] != target.get("source") and "kind" not in item:
+                # A default moved to the other source keeps nothing of its old kind.
+                target.pop("kind", None)
+            target.update(copy.deepcopy(item))
+        else:
+            spec = copy.deepcopy(item)
+            merged.append(spec)
+            by_name[spec["name"]] = spec
+    criteria = [Criterion.from_dict(spec) for spec in merged]
+    enabled = [criterion for criterion in criteria if criterion.enabled]
+    if not enabled:
+        raise CriteriaError("no criterion is enabled: nothing would be measured")
+    return enabled

@@ -1,0 +1,279 @@
+# -*- coding: utf-8 -*-
+# Copyright: Hyper-Bun Operations Team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Reading metrics over HTTP: scraping a /metrics endpoint and the Prometheus HTTP API.
+
+This file is private to the hyperbun.canary collection. Its interface may change at any time
+without notice; do not import it from outside the collection.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlencode
+
+from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
+from ansible.module_utils.urls import SSLValidationError, open_url
+from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import (
+    OUTCOME_NO_DATA,
+    Snapshot,
+    SourceError,
+    check_finite,
+    parse_exposition,
+)
+
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+_READ_CHUNK = 1024 * 1024
+_SCRAPE_ACCEPT = (
+    "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,"
+    "text/plain;version=0.0.4;q=0.3,*/*;q=0.1"
+)
+
+# Shared by every module of the collection that talks HTTP; documented in the
+# hyperbun.canary.metrics_connection doc fragment.
+CONNECTION_ARGUMENT_SPEC = dict(
+    validate_certs=dict(type="bool", default=True),
+    ca_path=dict(type="path"),
+    timeout=dict(type="float", default=10.0),
+    retries=dict(type="int", default=2),
+    retry_delay=dict(type="float", default=1.0),
+    max_bytes=dict(type="int", default=DEFAULT_MAX_BYTES),
+)
+
+PROMETHEUS_AUTH_ARGUMENT_SPEC = dict(
+    bearer_token=dict(type="str", no_log=True),
+    url_username=dict(type="str"),
+    url_password=dict(type="str", no_log=True),
+)
+
+PROMETHEUS_AUTH_MUTUALLY_EXCLUSIVE = [("bearer_token", "url_username")]
+PROMETHEUS_AUTH_REQUIRED_TOGETHER = [("url_username", "url_password")]
+
+
+class HttpSettings:
+    def __init__(self, validate_certs=True, ca_path=None, timeout=10.0, retries=2, retry_delay=1.0,
+                 max_bytes=DEFAULT_MAX_BYTES, bearer_token=None, url_username=None, url_password=None):
+        self.validate_certs = validate_certs
+        self.ca_path = ca_path
+        self.timeout = timeout
+        self.retries = retries
+        self.retry_delay = retry_delay
+        self.max_bytes = max_bytes
+        self.bearer_token = bearer_token
+        self.url_username = url_username
+        self.url_password = url_password
+
+    @classmethod
+    def from_params(cls, params, with_auth=False):
+        names = list(CONNECTION_ARGUMENT_SPEC) + (list(PROMETHEUS_AUTH_ARGUMENT_SPEC) if with_auth else [])
+        return cls(**{name: params.get(name) for name in names if params.get(name) is not None})
+
+    def without_auth(self):
+        return HttpSettings(self.validate_certs, self.ca_path, self.timeout, self.retries, self.retry_delay,
+                            self.max_bytes)
+
+
+def check_connection_params(params):
+    """Argument errors that the argument spec cannot express; returns a message or None."""
+    if params.get("timeout") is not None and params["timeout"] <= 0:
+        return "timeout must be a positive number of seconds, got {}".format(params["timeout"])
+    if params.get("retries") is not None and params["retries"] < 0:
+        return "retries must be 0 or more, got {}".format(params["retries"])
+    if params.get("retry_delay") is not None and params["retry_delay"] < 0:
+        return "retry_delay must be 0 or more seconds, got {}".format(params["retry_delay"])
+    if params.get("max_bytes") is not None and params["max_bytes"] < 1024:
+        return "max_bytes must be at least 1024, got {}".format(params["max_bytes"])
+    return None
+
+
+class HttpResponse:
+    def __init__(self, status, content_type, body):
+        self.status = status
+        self.content_type = content_type
+        self.body = body
+
+    def text(self):
+        return self.body.decode("utf-8", errors="replace")
+
+
+def _read_capped(response, url, max_bytes):
+    length = response.headers.get("Content-Length") if response.headers else None
+    if length and length.isdigit() and int(length) > max_bytes:
+        raise SourceError(
+            f"{url} announced {length} bytes, more than max_bytes ({max_bytes}): not read; "
+            "raise max_bytes if this is expected"
+        )
+    chunks = []
+    size = 0
+    while True:
+        chunk = response.read(_READ_CHUNK)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > max_bytes:
+            raise SourceError(
+                f"{url} sent more than max_bytes ({max_bytes} bytes): reading stopped; "
+                "raise max_bytes if this is expected"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def http_request(url, settings, headers=None, data=None, method="GET", accept_statuses=()):
+    """One HTTP request with retries on network errors and 5xx answers; body capped at max_bytes.
+
+    Returns an HttpResponse for 2xx and for the statuses in accept_statuses (the Prometheus API
+    answers 400/422 with a JSON error worth reading, and 5xx ones are worth retrying). Raises
+    SourceError otherwise.
+    """
+    request_headers = dict(headers or {})
+    if settings.bearer_token:
+        request_headers["Authorization"] = "Bearer " + settings.bearer_token
+    attempts = max(0, settings.retries) + 1
+    last_problem = None
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(settings.retry_delay)
+        try:
+            response = open_url(
+                url, data=data, headers=request_headers, method=method, timeout=settings.timeout,
+                validate_certs=settings.validate_certs, ca_path=settings.ca_path,
+                url_username=settings.url_username, url_password=settings.url_password,
+                force_basic_auth=bool(settings.url_username), follow_redirects="safe", use_netrc=False,
+            )
+            try:
+                body = _read_capped(response, url, settings.max_bytes)
+                content_type = response.headers.get("Content-Type", "") if response.headers else ""
+                return HttpResponse(response.status, content_type, body)
+            finally:
+                response.close()
+        except HTTPError as exc:
+            status = exc.code
+            try:
+                body = _read_capped(exc, url, settings.max_bytes) if exc.fp is not None else b""
+            except SourceError:
+                body = b""
+            content_type = exc.headers.get("Content-Type", "") if exc.headers else ""
+            if status in accept_statuses:
+                return HttpResponse(status, content_type, body)
+            last_problem = f"{url} answered HTTP {status} {exc.reason}"
+            if status < 500 and status != 429:
+                break
+        except SourceError:
+            raise
+        except SSLValidationError as exc:
+            last_problem = f"TLS verification of {url} failed: {exc} (set ca_path, or validate_certs: false)"
+            break
+        except (UrlsConnectionError, URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            last_problem = f"{url} is unreachable: {reason}"
+        except ValueError as exc:
+            last_problem = f"invalid URL {url!r}: {exc}"
+            break
+    tries = "" if attempts == 1 else f" (after {attempts} attempts)"
+    raise SourceError(last_problem + tries)
+
+
+def scrape(url, settings, wanted=None):
+    """GET a /metrics endpoint and parse it into a Snapshot (see _exposition.parse_exposition)."""
+    response = http_request(url, settings.without_auth(), headers={"Accept": _SCRAPE_ACCEPT})
+    return parse_exposition(response.text(), response.content_type, wanted=wanted, source=url)
+
+
+def scrape_or_error(url, settings, wanted=None):
+    """A Snapshot, or the SourceError that says why there is none: what Evaluator.observe() takes."""
+    try:
+        return scrape(url, settings, wanted)
+    except SourceError as exc:
+        return exc
+
+
+def scrape_all(urls, settings, wanted=None):
+    """One Snapshot merged from several targets (the production instances), or the first SourceError."""
+    snapshots = []
+    for url in urls:
+        result = scrape_or_error(url, settings, wanted)
+        if isinstance(result, SourceError):
+            return SourceError(f"baseline {result.message}", result.outcome)
+        snapshots.append(result)
+    return Snapshot.merge(snapshots)
+
+
+class PrometheusClient:
+    """The Prometheus HTTP API (/api/v1/query, /api/v1/query_range, /api/v1/alerts)."""
+
+    def __init__(self, base_url, settings):
+        self.base_url = base_url.rstrip("/")
+        self.settings = settings
+
+    def _call(self, path, params=None):
+        url = self.base_url + path
+        if params:
+            url += "?" + urlencode(params)
+        response = http_request(url, self.settings, headers={"Accept": "application/json"},
+                                accept_statuses=(400, 422))
+        try:
+            document = json.loads(response.text())
+        except ValueError:
+            raise SourceError(
+                f"{self.base_url + path} answered HTTP {response.status} with something other than JSON "
+                f"({response.text()[:80]!r}...): is prometheus_url the Prometheus server's base URL?"
+            ) from None
+        if not isinstance(document, dict) or "status" not in document:
+            raise SourceError("%s answered JSON without a status: not the Prometheus API" % (self.base_url + path))
+        if document["status"] != "success":
+            raise SourceError(
+                f"Prometheus rejected the request (HTTP {response.status}, {document.get('errorType', 'error')}): "
+                f"{document.get('error', 'no message')}"
+            )
+        return document.get("data")
+
+    def instant(self, query, at=None):
+        params = {"query": query}
+        if at is not None:
+            params["time"] = str(at)
+        data = self._call("/api/v1/query", params)
+        return data.get("resultType"), data.get("result")
+
+    def range(self, query, start, end, step):
+        data = self._call("/api/v1/query_range",
+                          {"query": query, "start": str(start), "end": str(end), "step": str(step)})
+        return data.get("resultType"), data.get("result")
+
+    def alerts(self):
+        data = self._call("/api/v1/alerts")
+        alerts = data.get("alerts") if isinstance(data, dict) else None
+        if not isinstance(alerts, list):
+            raise SourceError(f"Prometheus {self.base_url}/api/v1/alerts answered without an alerts list")
+        return alerts
+
+
+def _labels_text(metric):
+    return "{" + ", ".join('{}="{}"'.format(*item) for item in sorted((metric or {}).items())) + "}"
+
+
+def single_value(result_type, result, query):
+    """The one number a criterion's query must return; SourceError (`no_data`/`error`) otherwise."""
+    if result_type == "scalar":
+        raw = result[1]
+    elif result_type == "vector":
+        if not result:
+            raise SourceError(
+                f"query {query!r} returned an empty vector (a misnamed metric, a label that matches nothing, or no "
+                "samples yet)", OUTCOME_NO_DATA)
+        if len(result) > 1:
+            shown = ", ".join(_labels_text(item.get("metric")) for item in result[:5])
+            raise SourceError(
+                f"query {query!r} returned {len(result)} series where one was expected "
+                f"({shown}{', ...' if len(result) > 5 else ''}): aggregate it, e.g. with sum()")
+        raw = result[0]["value"][1]
+    else:
+        raise SourceError(f"query {query!r} returned a {result_type}; a criterion needs an instant vector or a scalar")
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise SourceError(f"query {query!r} returned {raw!r}, not a number") from None
+    return check_finite(value, f"the result of query {query!r}")

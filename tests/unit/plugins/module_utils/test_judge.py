@@ -1,0 +1,392 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+import pytest
+from ansible_collections.hyperbun.canary.plugins.module_utils._criteria import build_criteria
+from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import (
+    SourceError,
+    parse_exposition,
+)
+from ansible_collections.hyperbun.canary.plugins.module_utils._judge import Evaluator, Policy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+NO_PROMETHEUS = {"critical_alerts": {"enabled": False}}
+
+
+def exposition(requests=0, errors=None, rejected=0, allowed=0, memory=400, limit=1000, tripped=None,
+               queries=0, timeouts=0, buckets=(0, 0, 0), extra=""):
+    """The demo service's metric names, with the values given."""
+    lines = [
+        "# TYPE hyperbun_http_requests_total counter",
+        f'hyperbun_http_requests_total{{method="GET",path="/api",status="200"}} {requests}',
+        "# TYPE hyperbun_log_errors_total counter",
+    ]
+    for code, count in (errors or {}).items():
+        lines.append(f'hyperbun_log_errors_total{{code="{code}"}} {count}')
+    lines += [
+        "# TYPE rate_limit_rejected_total counter", f"rate_limit_rejected_total {rejected}",
+        "# TYPE rate_limit_allowed_total counter", f"rate_limit_allowed_total {allowed}",
+        "# TYPE memory_usage_bytes gauge", f"memory_usage_bytes {memory}",
+        "# TYPE memory_limit_bytes gauge", f"memory_limit_bytes {limit}",
+        "# TYPE circuit_breaker_tripped gauge",
+    ]
+    for breaker, value in (tripped or {"db": 0}).items():
+        lines.append(f'circuit_breaker_tripped{{breaker="{breaker}"}} {value}')
+    lines += [
+        "# TYPE queries_total counter", f"queries_total {queries}",
+        "# TYPE query_timeouts_total counter", f"query_timeouts_total {timeouts}",
+        "# TYPE graph_build_duration_seconds histogram",
+        f'graph_build_duration_seconds_bucket{{le="0.001"}} {buckets[0]}',
+        f'graph_build_duration_seconds_bucket{{le="0.005"}} {buckets[1]}',
+        f'graph_build_duration_seconds_bucket{{le="+Inf"}} {buckets[2]}',
+        f"graph_build_duration_seconds_count {buckets[2]}",
+        "graph_build_duration_seconds_sum 0",
+    ]
+    return "\n".join(lines) + "\n" + extra
+
+
+def snap(base=None, **changes):
+    values = dict(base or {})
+    values.update(changes)
+    return parse_exposition(exposition(**values), "text/plain", source="canary")
+
+
+GOOD_1 = dict(requests=10000, errors={"QUERY_TIMEOUT": 1}, rejected=0, allowed=10000, queries=10000,
+              buckets=(900, 1000, 1000))
+GOOD_2 = dict(requests=20000, errors={"QUERY_TIMEOUT": 3}, rejected=10, allowed=19990, queries=20000, timeouts=5,
+              buckets=(1800, 1990, 2000))
+
+
+def by_name(results):
+    return {r.criterion.name: r for r in results}
+
+
+def evaluator(overrides=None, **kwargs):
+    settings = dict(NO_PROMETHEUS)
+    settings.update(overrides or {})
+    return Evaluator(build_criteria(settings), **kwargs)
+
+
+def test_a_good_release_passes_every_criterion():
+    ev = evaluator({"memory_growth": {"enabled": False}})
+    ev.observe(0, snap(GOOD_1))
+    results = by_name(ev.observe(30, snap(GOOD_2)))
+    assert {name: r.outcome for name, r in results.items()} == {
+        "error_rate": "pass", "memory_usage": "pass", "rate_limit_rejections": "pass",
+        "circuit_breaker_tripped": "pass", "graph_build_p95": "pass", "query_timeout_rate": "pass"}
+    assert results["error_rate"].value == pytest.approx(0.02)  # 2 errors in 10000 requests, in percent
+    # 900 of 1000 builds under 1 ms, 990 under 5 ms: rank 950 interpolated in the 1-5 ms bucket.
+    assert results["graph_build_p95"].value == pytest.approx(1 + 4 * 50 / 90)
+    verdict = ev.finish()
+    assert verdict.outcome == "pass" and verdict.failed == []
+
+
+def test_rates_need_two_samples():
+    ev = evaluator()
+    results = by_name(ev.observe(0, snap(GOOD_1)))
+    assert results["error_rate"].outcome == "inconclusive"
+    assert "needs two samples" in results["error_rate"].message
+    assert ev.decision is None
+
+
+@pytest.mark.parametrize("fault, second, failing", [
+    ("errors", dict(GOOD_2, errors={"QUERY_TIMEOUT": 301}), "error_rate"),
+    ("memory", dict(GOOD_2, memory=900), "memory_usage"),
+    ("rate limit", dict(GOOD_2, rejected=3000, allowed=17000), "rate_limit_rejections"),
+    ("slow graph", dict(GOOD_2, buckets=(900, 1000, 2000)), "graph_build_p95"),
+    ("timeouts", dict(GOOD_2, timeouts=100), "query_timeout_rate"),
+])
+def test_each_fault_fails_its_criterion_and_no_other(fault, second, failing):
+    ev = evaluator({"memory_growth": {"enabled": False}})
+    ev.observe(0, snap(GOOD_1))
+    results = by_name(ev.observe(30, snap(second)))
+    failed = sorted(name for name, r in results.items() if r.outcome == "fail")
+    assert failed == [failing], fault
+    message = results[failing].message
+    assert failing in message and "threshold" in message and "source:" in message
+    assert ev.finish().outcome == "fail"
+
+
+def test_a_counter_reset_is_not_a_negative_rate():
+    ev = evaluator({"memory_growth": {"enabled": False}})
+    ev.observe(0, snap(GOOD_1, errors={"QUERY_TIMEOUT": 150}))
+    # The canary restarted: counters start again from zero.
+    restarted = snap(GOOD_1, requests=5000, errors={"QUERY_TIMEOUT": 100}, allowed=5000, queries=5000,
+                     buckets=(450, 500, 500))
+    results = by_name(ev.observe(30, restarted))
+    assert results["error_rate"].outcome == "fail"
+    assert results["error_rate"].value == pytest.approx(100 / 5000 * 100)
+
+
+def test_an_error_code_first_seen_between_samples_counts_from_zero():
+    ev = evaluator({"memory_growth": {"enabled": False}})
+    ev.observe(0, snap(GOOD_1, errors={}))
+    results = by_name(ev.observe(30, snap(GOOD_2, errors={"DB_DOWN": 150})))
+    assert results["error_rate"].value == pytest.approx(1.5)
+    assert results["error_rate"].outcome == "fail"
+
+
+def test_too_few_requests_is_inconclusive_not_a_pass():
+    ev = evaluator()
+    ev.observe(0, snap(GOOD_1, requests=10))
+    results = by_name(ev.observe(30, snap(GOOD_1, requests=40)))
+    assert results["error_rate"].outcome == "inconclusive"
+    assert "min_requests 100" in results["error_rate"].message
+    assert ev.finish().outcome != "pass"
+
+
+def test_a_misnamed_metric_is_no_data_and_never_zero():
+    ev = evaluator({"error_rate": {"numerator": "hyperbun_log_error_total"}})
+    ev.observe(0, snap(GOOD_1))
+    result = by_name(ev.observe(30, snap(GOOD_2)))["error_rate"]
+    assert result.outcome == "no_data"
+    assert "no metric named hyperbun_log_error_total" in result.message
+
+
+def test_a_declared_counter_without_series_counts_as_zero():
+    ev = evaluator()
+    ev.observe(0, snap(GOOD_1, errors={}))
+    assert by_name(ev.observe(30, snap(GOOD_2, errors={})))["error_rate"].outcome == "pass"
+
+
+def test_several_series_where_one_was_expected_is_an_error():
+    ev = evaluator()
+    extra = 'memory_usage_bytes{pool="old"} 5\n'
+    result = by_name(ev.observe(0, parse_exposition(exposition(**GOOD_1) + extra, "text/plain")))["memory_usage"]
+    assert result.outcome == "error"
+    assert "matched 2 series where one was expected" in result.message
+
+
+@pytest.mark.parametrize("memory, outcome, words", [("NaN", "no_data", "is NaN"), ("+Inf", "error", "+Inf")])
+def test_nan_and_inf_gauges(memory, outcome, words):
+    ev = evaluator()
+    result = by_name(ev.observe(0, snap(GOOD_1, memory=memory)))["memory_usage"]
+    assert (result.outcome, words in result.message) == (outcome, True)
+
+
+def test_a_zero_limit_is_an_error_not_an_infinite_ratio():
+    result = by_name(evaluator().observe(0, snap(GOOD_1, limit=0)))["memory_usage"]
+    assert result.outcome == "error" and "is 0" in result.message
+
+
+def test_a_p95_beyond_the_highest_finite_bucket_is_not_read_as_that_bound():
+    # Prometheus returns the highest finite bound (5 ms) for a rank in the +Inf bucket: equal to the
+    # threshold, it would pass; the true p95 is at least that bound, so the canary fails.
+    ev = evaluator()
+    ev.observe(0, snap(GOOD_1))
+    result = by_name(ev.observe(30, snap(GOOD_2, buckets=(900, 1000, 2000))))["graph_build_p95"]
+    assert result.outcome == "fail" and "highest finite bucket" in result.message
+
+
+def test_a_p95_beyond_buckets_that_end_below_the_threshold_cannot_be_judged():
+    ev = evaluator({"graph_build_p95": {"threshold": 50}})
+    ev.observe(0, snap(GOOD_1))
+    result = by_name(ev.observe(30, snap(GOOD_2, buckets=(900, 1000, 2000))))["graph_build_p95"]
+    assert result.outcome == "error" and "buckets end at 5" in result.message
+
+
+def test_a_histogram_without_inf_bucket_is_an_error():
+    inf_bucket = 'graph_build_duration_seconds_bucket{le="+Inf"}'
+    ten_bucket = 'graph_build_duration_seconds_bucket{le="10"}'
+    text = exposition(**GOOD_1).replace(inf_bucket, ten_bucket)
+    text2 = exposition(**GOOD_2).replace(inf_bucket, ten_bucket)
+    ev = evaluator()
+    ev.observe(0, parse_exposition(text, "text/plain"))
+    result = by_name(ev.observe(30, parse_exposition(text2, "text/plain")))["graph_build_p95"]
+    assert result.outcome == "error" and "no le=\"+Inf\" bucket" in result.message
+
+
+def test_a_failed_scrape_is_an_error_for_every_scrape_criterion_and_fails_after_n():
+    ev = evaluator(policy=Policy(error_after=2))
+    down = SourceError("http://127.0.0.1:3001/metrics is unreachable: connection refused")
+    results = ev.observe(0, down)
+    assert {r.outcome for r in results} == {"error"}
+    assert "connection refused" in results[0].message
+    assert ev.decision is None
+    ev.observe(10, down)
+    assert ev.decision == "error"
+    assert ev.finish().outcome == "error"
+
+
+def test_no_data_fails_after_n_consecutive_and_a_good_sample_resets_the_count():
+    ev = evaluator(policy=Policy(no_data_after=3))
+    missing = SourceError("nothing", "no_data")
+    ev.observe(0, missing)
+    ev.observe(10, missing)
+    ev.observe(20, snap(GOOD_1))
+    ev.observe(30, missing)
+    ev.observe(40, missing)
+    assert ev.decision is None
+    ev.observe(50, missing)
+    assert ev.decision == "no_data"
+
+
+def test_a_warning_breach_fails_after_n_consecutive_a_critical_one_at_once():
+    ev = evaluator({"memory_growth": {"enabled": False}}, policy=Policy(warning_fail_after=2))
+    ev.observe(0, snap(GOOD_1, memory=900))
+    assert ev.decision is None  # memory_usage is a warning: one breach does not end the window
+    ev.observe(10, snap(GOOD_1, memory=900))
+    assert ev.decision == "fail" and list(ev.tripped) == ["memory_usage"]
+
+    ev = evaluator({"memory_growth": {"enabled": False}})
+    ev.observe(0, snap(GOOD_1))
+    ev.observe(30, snap(GOOD_2, errors={"X": 500}))
+    assert ev.decision == "fail" and "error_rate" in ev.tripped
+
+
+def test_inconclusive_waits_and_ends_the_window_not_passed():
+    ev = evaluator({"memory_growth": {"enabled": False}}, policy=Policy(no_data_after=1, error_after=1))
+    for at in range(0, 100, 10):
+        ev.observe(at, snap(requests=at, allowed=at, queries=at))
+    assert ev.decision is None
+    verdict = ev.finish()
+    assert verdict.outcome == "inconclusive"
+    assert "error_rate" in verdict.failed
+
+
+def test_the_success_threshold_is_judged_over_the_whole_window_at_the_end():
+    # 0.7 % errors: below the 1 % alert threshold, above the 0.5 % success threshold.
+    ev = evaluator({"memory_growth": {"enabled": False}})
+    ev.observe(0, snap(GOOD_1))
+    during = by_name(ev.observe(30, snap(GOOD_2, errors={"X": 71})))["error_rate"]
+    assert during.outcome == "pass"
+    final = {r.criterion.name: r for r in ev.finish().results}["error_rate"]
+    assert final.outcome == "fail" and "success criterion < 0.5" in final.message
+    assert {r.criterion.name: r for r in ev.finish(success_thresholds=False).results}["error_rate"].outcome == "pass"
+
+
+def test_the_rate_range_is_a_sliding_window_and_the_final_covers_everything():
+    ev = evaluator({"error_rate": {"range": 60}, "memory_growth": {"enabled": False}})
+    # A burst of errors early on (0.8 %, under the alert threshold), then clean traffic.
+    ev.observe(0, snap(requests=0, errors={"X": 0}))
+    burst = by_name(ev.observe(30, snap(requests=1000, errors={"X": 8})))["error_rate"]
+    assert burst.value == pytest.approx(0.8)
+    for i, at in enumerate(range(60, 400, 30)):
+        result = by_name(ev.observe(at, snap(requests=2000 + 1000 * i, errors={"X": 8})))["error_rate"]
+    assert result.outcome == "pass" and result.value == 0
+    final = {r.criterion.name: r for r in ev.finish().results}["error_rate"]
+    assert final.value == pytest.approx(8 / 13000 * 100)
+    assert final.outcome == "pass"
+
+
+def test_memory_leak_is_judged_from_the_slope_of_many_samples():
+    ev = evaluator({"memory_growth": {"min_samples": 10}})
+    results = None
+    for i in range(9):
+        results = by_name(ev.observe(i * 60, snap(GOOD_1, memory=400 + i * 2)))
+    assert results["memory_growth"].outcome == "inconclusive"
+    results = by_name(ev.observe(9 * 60, snap(GOOD_1, memory=418)))
+    # 2 bytes a minute of a 1000-byte limit: 12 % of the limit an hour.
+    assert results["memory_growth"].value == pytest.approx(12.0)
+    assert results["memory_growth"].outcome == "fail"
+    assert results["memory_usage"].outcome == "pass"
+
+
+def test_stable_memory_with_noise_is_no_leak():
+    ev = evaluator({"memory_growth": {"min_samples": 10}})
+    for i in range(30):
+        results = by_name(ev.observe(i * 60, snap(GOOD_1, memory=400 + (30 if i % 2 else -30))))
+    assert results["memory_growth"].outcome == "pass"
+
+
+def test_a_breaker_fails_only_after_staying_tripped_longer_than_the_threshold():
+    ev = evaluator({"circuit_breaker_tripped": {"threshold": 20}})
+    breaker = "circuit_breaker_tripped"
+    assert by_name(ev.observe(0, snap(tripped={"db": 1, "cache": 0})))[breaker].outcome == "inconclusive"
+    assert by_name(ev.observe(10, snap(tripped={"db": 1, "cache": 0})))[breaker].outcome == "inconclusive"
+    # The db breaker closed; the cache one has just tripped: its clock starts now.
+    assert by_name(ev.observe(15, snap(tripped={"db": 0, "cache": 1})))["circuit_breaker_tripped"].value == 0
+    result = by_name(ev.observe(40, snap(tripped={"db": 0, "cache": 1})))["circuit_breaker_tripped"]
+    assert result.outcome == "fail" and 'breaker="cache"' in result.message and result.value == 25
+    assert by_name(ev.observe(50, snap(tripped={"db": 0, "cache": 0})))["circuit_breaker_tripped"].outcome == "pass"
+
+
+def test_baseline_relative_thresholds():
+    ev = evaluator({"memory_growth": {"enabled": False}}, baseline=True)
+    prod_1 = snap(GOOD_1)
+    prod_2 = snap(GOOD_2)  # production: 0.02 % errors
+    ev.observe(0, snap(GOOD_1), baseline=prod_1)
+    # The canary: 0.6 % errors, under the 1 % threshold but 0.58 points above production.
+    results = by_name(ev.observe(30, snap(GOOD_2, errors={"X": 61}), baseline=prod_2))
+    assert results["error_rate"].outcome == "fail"
+    assert "max_increase 0.5" in results["error_rate"].message
+    assert results["error_rate"].baseline_value == pytest.approx(0.02)
+    assert results["memory_usage"].outcome == "pass"
+
+
+def test_baseline_p95_may_exceed_production_by_at_most_y_percent():
+    ev = evaluator({"memory_growth": {"enabled": False}}, baseline=True)
+    ev.observe(0, snap(GOOD_1), baseline=snap(GOOD_1))
+    # Both under 5 ms; the canary's p95 is 4.5 ms against production's 1 ms.
+    canary = snap(GOOD_2, buckets=(1800, 1990, 2000))
+    prod = snap(GOOD_2, buckets=(1990, 2000, 2000))
+    result = by_name(ev.observe(30, canary, baseline=prod))["graph_build_p95"]
+    assert result.outcome == "fail" and "max_increase_percent 20" in result.message
+
+
+def test_an_unreachable_baseline_is_an_error_not_a_pass():
+    ev = evaluator({"memory_growth": {"enabled": False}}, baseline=True)
+    ev.observe(0, snap(GOOD_1), baseline=SourceError("prod down"))
+    results = by_name(ev.observe(30, snap(GOOD_2), baseline=SourceError("prod down")))
+    assert results["error_rate"].outcome == "error" and "baseline unmeasurable" in results["error_rate"].message
+    assert results["memory_usage"].outcome == "pass"  # no baseline setting: absolute only
+
+
+def test_prometheus_criterion_without_a_server_is_no_data():
+    ev = Evaluator(build_criteria())
+    assert by_name(ev.observe(0, snap(GOOD_1)))["critical_alerts"].outcome == "no_data"
+
+
+def test_nothing_observed_is_no_data():
+    assert Evaluator(build_criteria(NO_PROMETHEUS)).finish().outcome == "no_data"
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_policy_limits_must_be_whole_numbers(bad):
+    with pytest.raises(ValueError):
+        Policy(no_data_after=bad)
+
+
+def test_long_windows_keep_bounded_state():
+    ev = evaluator({"memory_growth": {"enabled": False}})
+    for i in range(2000):
+        ev.observe(i, snap(requests=i * 100, queries=i * 100, allowed=i * 100, buckets=(i, i, i)))
+    counter_track = ev.canary.tracks["error_rate"][1]
+    assert len(counter_track.times) <= 303
+    assert ev.finish().outcome == "pass"
+
+
+_traffic = st.lists(
+    st.tuples(st.integers(min_value=0, max_value=5000), st.integers(min_value=0, max_value=50), st.booleans()),
+    min_size=1, max_size=15,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_traffic, st.integers(min_value=1, max_value=120))
+def test_window_error_rate_counts_every_request_and_error_across_restarts(steps, spacing):
+    """Whatever the restarts, the whole-window error rate is every error over every request."""
+    criteria = build_criteria({"error_rate": {"min_requests": 1, "threshold": 100, "success_threshold": None}},
+                              use_defaults=True)
+    ev = Evaluator([c for c in criteria if c.name == "error_rate"])
+    requests = errors = 0
+    true_requests = true_errors = 0
+    ev.observe(0, snap(requests=0, errors={"X": 0}))
+    for index, (new_requests, error_share, restart) in enumerate(steps, start=1):
+        new_errors = new_requests * error_share // 100  # at most one error a request
+        # A restart is only visible when the counter drops, as in Prometheus.
+        if restart and new_requests < requests and new_errors < errors:
+            requests, errors = new_requests, new_errors
+        else:
+            requests, errors = requests + new_requests, errors + new_errors
+        true_requests += new_requests
+        true_errors += new_errors
+        ev.observe(index * spacing, snap(requests=requests, errors={"X": errors}))
+    final = {r.criterion.name: r for r in ev.finish().results}["error_rate"]
+    if true_requests == 0:
+        assert final.outcome == "inconclusive"
+    else:
+        assert final.value == pytest.approx(true_errors / true_requests * 100)
+        assert final.outcome == "pass"

@@ -1,0 +1,228 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The HTTP side against real servers on 127.0.0.1 (see conftest.py), never mocks."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import pytest
+from ansible_collections.hyperbun.canary.plugins.module_utils._criteria import build_criteria
+from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import Snapshot, SourceError
+from ansible_collections.hyperbun.canary.plugins.module_utils._judge import Evaluator
+from ansible_collections.hyperbun.canary.plugins.module_utils._metrics_http import (
+    HttpSettings,
+    PrometheusClient,
+    scrape,
+    scrape_all,
+    scrape_or_error,
+    single_value,
+)
+
+FAST = HttpSettings(timeout=2, retries=0, retry_delay=0)
+METRICS = "# TYPE memory_usage_bytes gauge\nmemory_usage_bytes 42\n"
+
+
+def vector(*values):
+    return {"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {"instance": f"i{i}"}, "value": [1764153600.0, str(v)]} for i, v in enumerate(values)]}}
+
+
+def test_scrape_text_format(server):
+    server.serve("/metrics", METRICS)
+    snapshot = scrape(server.url(), FAST)
+    assert snapshot.samples["memory_usage_bytes"] == [({}, 42.0)]
+    assert snapshot.source == server.url()
+    assert "openmetrics" in server.requests[0][1]["Accept"]
+
+
+def test_scrape_openmetrics_by_content_type(server):
+    server.serve("/metrics", "# TYPE q counter\nq_total 3.0\n# EOF\n",
+                 content_type="application/openmetrics-text; version=1.0.0; charset=utf-8")
+    assert scrape(server.url(), FAST).samples["q_total"] == [({}, 3.0)]
+
+
+def test_http_500_is_an_error_after_the_retries(server):
+    server.serve("/metrics", "boom", status=500)
+    with pytest.raises(SourceError) as caught:
+        scrape(server.url(), HttpSettings(timeout=2, retries=2, retry_delay=0))
+    assert caught.value.outcome == "error"
+    assert "answered HTTP 500" in caught.value.message and "after 3 attempts" in caught.value.message
+    assert len(server.requests) == 3
+
+
+def test_a_404_is_not_retried(server):
+    with pytest.raises(SourceError, match="HTTP 404"):
+        scrape(server.url("/wrong"), HttpSettings(timeout=2, retries=3, retry_delay=0))
+    assert len(server.requests) == 1
+
+
+def test_a_transient_500_recovers_on_retry(server):
+    answers = [server.Route("busy", status=503), server.Route(METRICS)]
+    server.serve("/metrics", lambda handler: answers.pop(0))
+    assert scrape(server.url(), HttpSettings(timeout=2, retries=1, retry_delay=0)).samples["memory_usage_bytes"]
+
+
+def test_unreachable_endpoint_is_an_error(free_port):
+    result = scrape_or_error(f"http://127.0.0.1:{free_port}/metrics", FAST)
+    assert isinstance(result, SourceError) and result.outcome == "error"
+    assert "is unreachable" in result.message
+
+
+def test_a_slow_endpoint_times_out(server):
+    def slow(handler):
+        time.sleep(1.5)
+        return METRICS
+
+    server.serve("/metrics", slow)
+    started = time.monotonic()
+    result = scrape_or_error(server.url(), HttpSettings(timeout=0.3, retries=0))
+    assert isinstance(result, SourceError) and "unreachable" in result.message and "timed out" in result.message
+    assert time.monotonic() - started < 1.4
+
+
+def test_html_instead_of_metrics(server):
+    server.serve("/metrics", "<!DOCTYPE html><html><body>Sign in</body></html>", content_type="text/html")
+    result = scrape_or_error(server.url(), FAST)
+    assert result.outcome == "error" and "HTML page" in result.message
+
+
+def test_a_payload_larger_than_max_bytes_is_refused_from_its_length(server):
+    server.serve("/metrics", b"x 1\n" * 300000)
+    result = scrape_or_error(server.url(), HttpSettings(timeout=2, retries=0, max_bytes=1024 * 1024))
+    assert result.outcome == "error" and "more than max_bytes (1048576)" in result.message
+
+
+def test_hundreds_of_megabytes_streamed_without_length_stop_at_max_bytes(server):
+    sent = []
+
+    def endless(handler):
+        def chunks():
+            line = b'big_series{shard="0000000000"} 1\n' * 32768  # about 1 MiB
+            for _dummy in range(300):  # 300 MiB if nobody stops reading
+                sent.append(len(line))
+                yield line
+        return chunks()
+
+    server.serve("/metrics", endless)
+    result = scrape_or_error(server.url(), HttpSettings(timeout=5, retries=0))
+    assert result.outcome == "error" and "sent more than max_bytes (67108864" in result.message
+    assert sum(sent) < 100 * 1024 * 1024
+
+
+def test_baseline_merges_instances_and_names_the_one_that_failed(server, free_port):
+    server.serve("/metrics", METRICS)
+    merged = scrape_all([server.url(), server.url()], FAST)
+    assert isinstance(merged, Snapshot) and len(merged.samples["memory_usage_bytes"]) == 2
+    bad = f"http://127.0.0.1:{free_port}/metrics"
+    failed = scrape_all([server.url(), bad], FAST)
+    assert isinstance(failed, SourceError) and failed.message.startswith("baseline ") and bad in failed.message
+
+
+def test_credentials_go_to_prometheus_and_never_to_the_scraped_endpoint(server):
+    server.serve("/metrics", METRICS)
+    server.serve("/api/v1/query", vector(1), content_type="application/json")
+    settings = HttpSettings(timeout=2, retries=0, bearer_token="s3cret")
+    scrape(server.url(), settings)
+    PrometheusClient(server.url(""), settings).instant("up")
+    assert "Authorization" not in server.requests[0][1]
+    assert server.requests[1][1]["Authorization"] == "Bearer s3cret"
+
+
+def test_basic_auth_to_prometheus_and_not_to_the_scraped_endpoint(server):
+    server.serve("/api/v1/query", vector(1), content_type="application/json")
+    server.serve("/metrics", METRICS)
+    settings = HttpSettings(retries=0, url_username="ops", url_password="pw")
+    PrometheusClient(server.url(""), settings).instant("up")
+    scrape(server.url(), settings)
+    assert server.requests[0][1]["Authorization"] == "Basic " + base64.b64encode(b"ops:pw").decode()
+    assert "Authorization" not in server.requests[1][1]
+
+
+def test_instant_query_sends_the_query_and_returns_the_value(server):
+    server.serve("/api/v1/query", vector(0.25), content_type="application/json")
+    result_type, result = PrometheusClient(server.url("/"), FAST).instant('sum(rate(x{a="b"}[5m]))', at=1764153600)
+    assert single_value(result_type, result, "q") == 0.25
+    assert "query=sum%28rate%28x%7Ba%3D%22b%22%7D%5B5m%5D%29%29" in server.requests[0][0]
+    assert "time=1764153600" in server.requests[0][0]
+
+
+@pytest.mark.parametrize("document, outcome, words", [
+    (vector(), "no_data", "empty vector"),
+    (vector(1, 2, 3), "error", "returned 3 series where one was expected"),
+    (vector("NaN"), "no_data", "is NaN"),
+    (vector("+Inf"), "error", "+Inf"),
+    ({"status": "success", "data": {"resultType": "matrix", "result": []}}, "error", "returned a matrix"),
+])
+def test_query_results_that_cannot_be_judged(server, document, outcome, words):
+    server.serve("/api/v1/query", document, content_type="application/json")
+    result_type, result = PrometheusClient(server.url(""), FAST).instant("q")
+    with pytest.raises(SourceError) as caught:
+        single_value(result_type, result, "q")
+    assert caught.value.outcome == outcome and words in caught.value.message
+
+
+def test_scalar_result(server):
+    scalar = {"status": "success", "data": {"resultType": "scalar", "result": [1764153600, "7"]}}
+    server.serve("/api/v1/query", scalar, content_type="application/json")
+    assert single_value(*PrometheusClient(server.url(""), FAST).instant("vector(7)"), "q") == 7.0
+
+
+def test_promql_syntax_error_names_the_cause(server):
+    server.serve("/api/v1/query",
+                 {"status": "error", "errorType": "bad_data",
+                  "error": 'invalid parameter "query": 1:6: parse error: unexpected end of input'},
+                 status=400, content_type="application/json")
+    with pytest.raises(SourceError) as caught:
+        PrometheusClient(server.url(""), HttpSettings(retries=2, retry_delay=0)).instant("rate(")
+    assert caught.value.outcome == "error"
+    assert "bad_data" in caught.value.message and "parse error" in caught.value.message
+    assert len(server.requests) == 1  # a bad query is not retried
+
+
+def test_prometheus_url_pointing_at_a_web_page(server):
+    server.serve("/api/v1/query", "<html>Grafana</html>", content_type="text/html")
+    with pytest.raises(SourceError, match="something other than JSON"):
+        PrometheusClient(server.url(""), FAST).instant("up")
+
+
+def test_critical_alerts_criterion_counts_only_firing_critical_alerts(server):
+    alerts = [
+        {"labels": {"alertname": "CanaryHighErrorRate", "severity": "critical"}, "state": "firing"},
+        {"labels": {"alertname": "CanaryCircuitBreakerTripped", "severity": "critical"}, "state": "pending"},
+        {"labels": {"alertname": "CanaryHighMemoryUsage", "severity": "warning"}, "state": "firing"},
+    ]
+    server.serve("/api/v1/alerts", {"status": "success", "data": {"alerts": alerts}}, content_type="application/json")
+    ev = Evaluator(build_criteria([{"name": "critical_alerts"}], use_defaults=True)[-1:])
+    result = ev.observe(0, prometheus=PrometheusClient(server.url(""), FAST))[0]
+    assert result.outcome == "fail" and result.value == 1
+    assert "CanaryHighErrorRate" in result.message and "CanaryCircuitBreakerTripped" not in result.message
+    alerts.pop(0)
+    assert ev.observe(1, prometheus=PrometheusClient(server.url(""), FAST))[0].outcome == "pass"
+
+
+def test_a_promql_criterion_with_baseline_query(server):
+    answers = {"canary_q": vector(0.9), "prod_q": vector(0.2)}
+
+    def answer(handler):
+        from urllib.parse import parse_qs, urlsplit
+
+        return answers[parse_qs(urlsplit(handler.path).query)["query"][0]]
+
+    server.serve("/api/v1/query", answer, content_type="application/json")
+    criteria = build_criteria([{"name": "err", "query": "canary_q", "baseline_query": "prod_q", "threshold": 1,
+                                "baseline": {"max_increase": 0.5}}], use_defaults=False)
+    ev = Evaluator(criteria, baseline=True)
+    result = ev.observe(0, prometheus=PrometheusClient(server.url(""), FAST))[0]
+    assert result.outcome == "fail" and result.baseline_value == 0.2 and "max_increase 0.5" in result.message
+
+
+def test_tls_is_verified_by_default_and_a_ca_path_makes_it_pass(tls_server):
+    server, cert = tls_server
+    server.serve("/metrics", METRICS)
+    url = server.url().replace("http://", "https://")
+    refused = scrape_or_error(url, FAST)
+    assert isinstance(refused, SourceError) and refused.outcome == "error"
+    assert "certificate" in refused.message.lower() or "tls" in refused.message.lower()
+    assert scrape(url, HttpSettings(timeout=2, retries=0, ca_path=cert)).samples["memory_usage_bytes"]
