@@ -5,7 +5,7 @@ from fractions import Fraction
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.hyperbun.canary.plugins.filter.split_weights import FilterModule, split_weights
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 
@@ -101,6 +101,7 @@ def test_registered_as_filter():
     assert FilterModule().filters()["split_weights"] is split_weights
 
 
+@settings(deadline=None)
 @given(
     production=st.integers(min_value=1, max_value=6),
     canary=st.integers(min_value=1, max_value=3),
