@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Send N GET requests to a load balancer on 127.0.0.1 and count the answers per backend instance."""
 
 import http.client

@@ -146,7 +146,7 @@ def _best_totals(share, production, canary, max_weight):
     best = None
     for canary_total in range(canary, canary * max_weight + 1):
         ideal = canary_total * den / num
-        for production_total in {math.floor(ideal), math.ceil(ideal)}:
+        for production_total in (math.floor(ideal), math.ceil(ideal)):
             production_total = min(max(production_total, production), production * max_weight)
             error = abs(Fraction(canary_total, canary_total + production_total) - share)
             uneven = bool(canary_total % canary or production_total % production)

@@ -4,19 +4,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-import time
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.hyperbun.canary.plugins.module_utils._haproxy_runtime import (
-    ADMIN_FORCED_DRAIN,
-    HAProxyRuntime,
-    HAProxyRuntimeError,
-    UnknownBackendError,
-    parse_servers_state,
-)
-
 DOCUMENTATION = r"""
 module: haproxy_weight
 short_description: Set HAProxy server weights through the runtime API, with check mode, diff and a server-state-file
@@ -31,13 +18,17 @@ description:
     on the next reload.
   - Refuses, before changing anything, a socket that is missing or not at level admin, an unknown
     backend and a server the backend does not know.
-author: Hyper-Bun Operations Team
+author: Hyper-Bun Operations Team (@hyperbun)
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Returns details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation
+      indicates no change.
     support: full
 options:
   socket:
@@ -114,6 +105,19 @@ state_file_written:
   type: bool
   sample: true
 """
+
+import os
+import tempfile
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.hyperbun.canary.plugins.module_utils._haproxy_runtime import (
+    ADMIN_FORCED_DRAIN,
+    HAProxyRuntime,
+    HAProxyRuntimeError,
+    UnknownBackendError,
+    parse_servers_state,
+)
 
 
 def describe(servers):

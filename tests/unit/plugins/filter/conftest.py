@@ -2,10 +2,9 @@
 # put that on the import path when pytest runs from the checkout rather than under ansible-test.
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
-try:
-    import ansible_collections.hyperbun.canary  # noqa: F401
-except ImportError:
+if importlib.util.find_spec("ansible_collections.hyperbun") is None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "collections"))

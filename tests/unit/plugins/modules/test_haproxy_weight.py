@@ -37,7 +37,7 @@ class FakeHAProxy:
     def serve(self):
         while True:
             try:
-                conn, _ = self.sock.accept()
+                conn, _address = self.sock.accept()
             except OSError:
                 return
             with conn:
