@@ -116,5 +116,13 @@ def parse_servers_state(text, backend=None):
             "admin_state": int(row["srv_admin_state"]),
             "uweight": int(row["srv_uweight"]),
             "iweight": int(row["srv_iweight"]),
+            # How the server was declared (name or address) and where it resolved to, with its port.
+            "addresses": sorted(
+                {
+                    f"{row[key]}:{row.get('srv_port', '')}"
+                    for key in ("srv_fqdn", "srv_addr")
+                    if row.get(key, "-") != "-"
+                }
+            ),
         }
     return servers
