@@ -22,6 +22,7 @@ author:
   - Hyper-Bun Operations Team (@hyperbun)
 extends_documentation_fragment:
   - hyperbun.canary.metrics_connection
+  - hyperbun.canary.metrics_connection.prometheus_auth
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -50,15 +51,6 @@ options:
     default: []
   prometheus_url:
     description: Base URL of a Prometheus server, for PromQL criteria and the critical-alerts criterion.
-    type: str
-  bearer_token:
-    description: Bearer token for the Prometheus server.
-    type: str
-  url_username:
-    description: Basic-auth user for the Prometheus server.
-    type: str
-  url_password:
-    description: Basic-auth password for the Prometheus server.
     type: str
   criteria:
     description: Overrides of the default criteria, by name, and added criteria; see M(hyperbun.canary.canary_check).
