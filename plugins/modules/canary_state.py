@@ -101,7 +101,7 @@ previous:
   returned: always
   type: dict
   sample: {"phase": "passed", "release": "1.1.0"}
-path:
+fact_path:
   description: Path of the fact file.
   returned: always
   type: str
@@ -165,11 +165,11 @@ def main():
         module.fail_json(
             msg=f"the canary of {app} is in phase {previous.get('phase', 'none')!r}; "
             f"this needs one of {', '.join(required)}",
-            state=previous, previous=previous, path=path,
+            state=previous, previous=previous, fact_path=path,
         )
 
     if module.params["state"] == "query":
-        module.exit_json(changed=False, state=previous, previous=previous, path=path)
+        module.exit_json(changed=False, state=previous, previous=previous, fact_path=path)
 
     if module.params["state"] == "absent":
         new = {}
@@ -197,7 +197,7 @@ def main():
         else:
             write_state(module, path, new)
     diff = {"before": previous, "after": new, "before_header": path, "after_header": path}
-    module.exit_json(changed=changed, state=new, previous=previous, path=path, diff=diff)
+    module.exit_json(changed=changed, state=new, previous=previous, fact_path=path, diff=diff)
 
 
 if __name__ == "__main__":
