@@ -17,8 +17,8 @@ from .config import ConfigError, load_config, load_settings, read_version
 VERSION_PATTERN = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+(?:[-+][0-9A-Za-z.+-]+)?$")
 MODULES = (
     "hyperbun_demo.app", "hyperbun_demo.breaker", "hyperbun_demo.commands", "hyperbun_demo.config",
-    "hyperbun_demo.faults", "hyperbun_demo.graph", "hyperbun_demo.logs", "hyperbun_demo.memory",
-    "hyperbun_demo.metrics", "hyperbun_demo.ratelimit", "hyperbun_demo.release",
+    "hyperbun_demo.faults", "hyperbun_demo.faultsfile", "hyperbun_demo.graph", "hyperbun_demo.logs",
+    "hyperbun_demo.memory", "hyperbun_demo.metrics", "hyperbun_demo.ratelimit", "hyperbun_demo.release",
 )
 REQUIRED_METRICS = (
     "hyperbun_http_requests", "hyperbun_http_request_duration_seconds", "hyperbun_log_errors",
@@ -137,6 +137,7 @@ def selftest_main(release_dir):
             "HYPERBUN_CONFIG": config_path, "HYPERBUN_INSTANCE": "selftest", "LOG_LEVEL": "INFO",
         })
         env.pop("METRICS_PORT", None)
+        env.pop("HYPERBUN_FAULTS_FILE", None)
         service = None
         try:
             settings = load_settings(release_dir, env)
