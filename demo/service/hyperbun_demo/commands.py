@@ -382,6 +382,13 @@ def breaker_test_main(release_dir):
         expect(breaker.state == OPEN, "forced breaker recovered")
         return ""
 
+    def released_closes():
+        breaker = make()[0]
+        breaker.force_open()
+        breaker.release()
+        expect(breaker.state == CLOSED and not breaker.forced, "released breaker did not close")
+        return ""
+
     checks.check("breaker starts closed", starts_closed)
     checks.check("breaker opens at the failure threshold", opens_at_threshold)
     checks.check("open breaker rejects without calling", rejects_when_open)
@@ -389,6 +396,7 @@ def breaker_test_main(release_dir):
     checks.check("half-open after the reset timeout, closed by a success", half_open_then_closes)
     checks.check("failure while half-open reopens", half_open_failure_reopens)
     checks.check("forced-open breaker stays open", forced_stays_open)
+    checks.check("released forced breaker closes", released_closes)
     checks.check("breakers configured: {}".format(", ".join(config.breaker_names)), lambda: "")
     if checks.failed_critical:
         print(f"❌ {checks.failed_critical} circuit breaker test(s) failed")
