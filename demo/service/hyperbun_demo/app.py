@@ -15,6 +15,7 @@ from . import SERVICE_NAME
 from .breaker import BreakerOpenError, CircuitBreaker
 from .config import ConfigError, load_settings
 from .faults import format_spec
+from .faultsfile import FaultsFile
 from .graph import build_graph, walk
 from .logs import JsonLog, console
 from .memory import MemoryGrowth
@@ -48,6 +49,27 @@ def _json(status, payload):
     return Response(status, (json.dumps(payload, separators=(",", ":")) + "\n").encode("utf-8"))
 
 
+class ActiveFaults:
+    """The faults in force, read by request threads as one snapshot (replaced whole, never changed)."""
+
+    __slots__ = ("error_share", "faults", "graph_build_floor", "health_fail", "latency", "reject_share",
+                 "timeout_share")
+
+    def __init__(self, faults, previous=None):
+        def share(name, old):
+            value = float(faults.get(name, 0.0))
+            # An unchanged share keeps its counter, so that its evenness survives unrelated changes.
+            return old if old is not None and old.share == value else EvenShare(value)
+
+        self.faults = dict(faults)
+        self.latency = float(faults.get("latency_ms", 0.0)) / 1000.0
+        self.graph_build_floor = float(faults.get("graph_build_ms", 0.0)) / 1000.0
+        self.health_fail = bool(faults.get("health_fail", False))
+        self.error_share = share("error_rate", previous and previous.error_share)
+        self.reject_share = share("rate_limit_reject", previous and previous.reject_share)
+        self.timeout_share = share("query_timeout_rate", previous and previous.timeout_share)
+
+
 class Service:
     def __init__(self, settings):
         self.settings = settings
@@ -57,13 +79,8 @@ class Service:
             settings.log_dir, settings.log_level, settings.version, settings.instance,
             on_error=lambda code: self.metrics.log_errors.labels(code).inc(),
         )
-        faults = settings.faults
         config = settings.config
-        self.latency = float(faults.get("latency_ms", 0.0)) / 1000.0
-        self.graph_build_floor = float(faults.get("graph_build_ms", 0.0)) / 1000.0
-        self.error_share = EvenShare(faults.get("error_rate", 0.0))
-        self.reject_share = EvenShare(faults.get("rate_limit_reject", 0.0))
-        self.timeout_share = EvenShare(faults.get("query_timeout_rate", 0.0))
+        self.active = ActiveFaults({})
         self.bucket = TokenBucket(config.rate_limit_rps, config.rate_limit_burst)
         self.breakers = {
             name: CircuitBreaker(
@@ -71,9 +88,10 @@ class Service:
             )
             for name in config.breaker_names
         }
-        self.memory_growth = MemoryGrowth(
-            float(faults.get("memory_growth_mb_per_min", 0.0)), int(settings.memory_limit_bytes * 0.95)
-        )
+        self.memory_growth = MemoryGrowth(0.0, int(settings.memory_limit_bytes * 0.95))
+        self.faults_file = FaultsFile(settings.faults_file, config.breaker_names) if settings.faults_file else None
+        self._faults_lock = threading.Lock()
+        self._stop_watching = threading.Event()
         self.servers = []
         self._threads = []
 
@@ -86,6 +104,59 @@ class Service:
             self.log.warn("BREAKER_OPEN", f"circuit breaker {breaker.name} opened", breaker=breaker.name)
         elif state == "closed":
             self.log.info("BREAKER_CLOSED", f"circuit breaker {breaker.name} closed", breaker=breaker.name)
+
+    def apply_faults(self, faults, from_file=False, announce=True):
+        """Put faults in force now; logs FAULTS_CHANGED when they differ from those in force."""
+        with self._faults_lock:
+            previous = self.active
+            if faults == previous.faults:
+                return
+            self.active = ActiveFaults(faults, previous)
+            old_trip, new_trip = previous.faults.get("breaker_trip"), faults.get("breaker_trip")
+            if old_trip != new_trip:
+                if old_trip in self.breakers:
+                    self.breakers[old_trip].release()
+                if new_trip in self.breakers:
+                    self.breakers[new_trip].force_open()
+            old_growth = float(previous.faults.get("memory_growth_mb_per_min", 0.0))
+            new_growth = float(faults.get("memory_growth_mb_per_min", 0.0))
+            if old_growth != new_growth:
+                self.memory_growth.set_rate(new_growth)
+            if announce:
+                self.log.info(
+                    "FAULTS_CHANGED", "active faults changed to {}{}".format(
+                        format_spec(faults) or "none", " (faults file)" if from_file else ""),
+                    faults=format_spec(faults), previous=format_spec(previous.faults), from_file=from_file,
+                    faults_file=self.settings.faults_file,
+                )
+
+    def check_faults_file(self):
+        """Apply the faults file if it changed: its faults over those of the environment and release."""
+        reading = self.faults_file.poll()
+        if reading is None:
+            return
+        path = self.settings.faults_file
+        if reading.error:
+            self.log.error(
+                "FAULTS_FILE_INVALID", f"faults file {path}: {reading.error}; faults in force unchanged",
+                faults_file=path, faults=format_spec(self.active.faults),
+            )
+            return
+        for name in reading.ignored:
+            self.log.warn(
+                "FAULTS_FILE_IGNORED", f"faults file {path}: fault {name} only acts at start; ignored",
+                faults_file=path, fault=name,
+            )
+        if not reading.present:
+            self.apply_faults(dict(self.settings.faults))
+            return
+        faults = {} if reading.clear else dict(self.settings.faults)
+        faults.update(reading.override)
+        self.apply_faults(faults, from_file=True)
+
+    def _watch_faults_file(self, interval):
+        while not self._stop_watching.wait(interval):
+            self.check_faults_file()
 
     # -- routes --------------------------------------------------------------------------------------------------
 
@@ -101,7 +172,7 @@ class Service:
                 "node_env": self.settings.node_env, "canary_percentage": self.settings.canary_percentage,
             })
         if path == "/health":
-            healthy = not self.settings.faults.get("health_fail", False)
+            healthy = not self.active.health_fail
             return path, _json(200 if healthy else 503, {
                 "status": "ok" if healthy else "unhealthy", "version": self.settings.version,
                 "instance": self.settings.instance, "uptime_seconds": round(time.monotonic() - self.started, 3),
@@ -111,14 +182,15 @@ class Service:
         return "other", _json(404, {"error": "not found", "path": path})
 
     def _api(self, path, query):
-        if self.latency:
-            time.sleep(self.latency)
-        if not self.bucket.allow() or self.reject_share.hit():
+        active = self.active
+        if active.latency:
+            time.sleep(active.latency)
+        if not self.bucket.allow() or active.reject_share.hit():
             self.metrics.rate_limit_rejected.inc()
             self.log.warn("RATE_LIMITED", "request rejected by rate limiting", path=path)
             return _json(429, {"error": "rate limited"})
         self.metrics.rate_limit_allowed.inc()
-        if self.error_share.hit():
+        if active.error_share.hit():
             self.log.error("REQUEST_FAILED", "request failed: upstream returned an invalid payload", path=path)
             return _json(500, {"error": "internal error", "code": "REQUEST_FAILED"})
         degraded = []
@@ -128,32 +200,32 @@ class Service:
             except BreakerOpenError:
                 degraded.append(name)
         if path == "/api/graph":
-            payload = self._graph()
+            payload = self._graph(active)
         elif path == "/api/query":
-            return self._query(query, degraded)
+            return self._query(query, degraded, active)
         else:
             payload = {"markets": list(MARKETS)}
         payload["degraded"] = degraded
         return _json(200, payload)
 
-    def _graph(self):
+    def _graph(self, active):
         # Timed in this thread's CPU time: a busy host or a busy interpreter must not make a healthy
         # release look slow. The graph_build_ms fault makes the build itself slower (it rebuilds
         # until it has spent that much CPU), as a slower algorithm would.
         config = self.settings.config
         started = time.thread_time()
         stats = walk(build_graph(config.graph_nodes, config.graph_edges_per_node, random.getrandbits(32)))
-        while time.thread_time() - started < self.graph_build_floor:
+        while time.thread_time() - started < active.graph_build_floor:
             walk(build_graph(config.graph_nodes, config.graph_edges_per_node, random.getrandbits(32)))
         elapsed = time.thread_time() - started
         self.metrics.graph_build.observe(elapsed)
         stats["build_ms"] = round(elapsed * 1000.0, 3)
         return {"graph": stats}
 
-    def _query(self, query, degraded):
+    def _query(self, query, degraded, active):
         self.metrics.queries.inc()
         text = (query.get("q") or [""])[0]
-        if self.timeout_share.hit():
+        if active.timeout_share.hit():
             time.sleep(self.settings.config.query_timeout_ms / 1000.0)
             self.metrics.query_timeouts.inc()
             self.log.error(
@@ -202,11 +274,15 @@ class Service:
         for worker in workers:
             worker.join()
 
-    def serve(self):
+    def serve(self, faults_file_interval=0.2):
         self.warm_up()
-        for name, breaker in self.breakers.items():
-            if self.settings.faults.get("breaker_trip") == name:
-                breaker.force_open()
+        self.apply_faults(dict(self.settings.faults), announce=False)
+        if self.faults_file is not None:
+            self.check_faults_file()
+            watcher = threading.Thread(
+                target=self._watch_faults_file, args=(faults_file_interval,), name="faults-file", daemon=True
+            )
+            watcher.start()
         self.memory_growth.start()
         for server in self.servers:
             thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
@@ -215,6 +291,7 @@ class Service:
 
     def shutdown(self):
         """Stop accepting, serve what is already queued, wait for in-flight requests."""
+        self._stop_watching.set()
         for server in self.servers:
             server.shutdown()
         for server in self.servers:
@@ -343,10 +420,11 @@ def main(release_dir, env=None):
         "STARTED", f"{SERVICE_NAME} {settings.version} listening", port=ports[0],
         metrics_port=ports[-1], node_env=settings.node_env, canary_percentage=settings.canary_percentage,
         memory_limit_bytes=settings.memory_limit_bytes, memory_limit_source=settings.memory_limit_source,
-        faults=format_spec(settings.faults), config=settings.config_path, pid=os.getpid(),
+        faults=format_spec(service.active.faults), faults_file=settings.faults_file, config=settings.config_path,
+        pid=os.getpid(),
     )
     notes = f" metrics on port {ports[-1]}" if ports[-1] != ports[0] else ""
-    notes += f" faults={format_spec(settings.faults)}" if settings.faults else ""
+    notes += f" faults={format_spec(service.active.faults)}" if service.active.faults else ""
     console(f"{SERVICE_NAME} {settings.version} ({settings.instance}) listening on {settings.bind}:{ports[0]}{notes}")
     while not stop.wait(0.5):
         pass

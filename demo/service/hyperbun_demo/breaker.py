@@ -55,6 +55,15 @@ class CircuitBreaker:
             self.forced = True
             self._set(OPEN)
 
+    def release(self):
+        """End a forced trip: the breaker closes, as its dependency is back."""
+        with self._lock:
+            if not self.forced:
+                return
+            self.forced = False
+            self._failures = 0
+            self._set(CLOSED)
+
     def call(self, func, *args, **kwargs):
         with self._lock:
             self._maybe_half_open()

@@ -17,8 +17,8 @@ from .config import ConfigError, load_config, load_settings, read_version
 VERSION_PATTERN = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+(?:[-+][0-9A-Za-z.+-]+)?$")
 MODULES = (
     "hyperbun_demo.app", "hyperbun_demo.breaker", "hyperbun_demo.commands", "hyperbun_demo.config",
-    "hyperbun_demo.faults", "hyperbun_demo.graph", "hyperbun_demo.logs", "hyperbun_demo.memory",
-    "hyperbun_demo.metrics", "hyperbun_demo.ratelimit", "hyperbun_demo.release",
+    "hyperbun_demo.faults", "hyperbun_demo.faultsfile", "hyperbun_demo.graph", "hyperbun_demo.logs",
+    "hyperbun_demo.memory", "hyperbun_demo.metrics", "hyperbun_demo.ratelimit", "hyperbun_demo.release",
 )
 REQUIRED_METRICS = (
     "hyperbun_http_requests", "hyperbun_http_request_duration_seconds", "hyperbun_log_errors",
@@ -137,6 +137,7 @@ def selftest_main(release_dir):
             "HYPERBUN_CONFIG": config_path, "HYPERBUN_INSTANCE": "selftest", "LOG_LEVEL": "INFO",
         })
         env.pop("METRICS_PORT", None)
+        env.pop("HYPERBUN_FAULTS_FILE", None)
         service = None
         try:
             settings = load_settings(release_dir, env)
@@ -381,6 +382,13 @@ def breaker_test_main(release_dir):
         expect(breaker.state == OPEN, "forced breaker recovered")
         return ""
 
+    def released_closes():
+        breaker = make()[0]
+        breaker.force_open()
+        breaker.release()
+        expect(breaker.state == CLOSED and not breaker.forced, "released breaker did not close")
+        return ""
+
     checks.check("breaker starts closed", starts_closed)
     checks.check("breaker opens at the failure threshold", opens_at_threshold)
     checks.check("open breaker rejects without calling", rejects_when_open)
@@ -388,6 +396,7 @@ def breaker_test_main(release_dir):
     checks.check("half-open after the reset timeout, closed by a success", half_open_then_closes)
     checks.check("failure while half-open reopens", half_open_failure_reopens)
     checks.check("forced-open breaker stays open", forced_stays_open)
+    checks.check("released forced breaker closes", released_closes)
     checks.check("breakers configured: {}".format(", ".join(config.breaker_names)), lambda: "")
     if checks.failed_critical:
         print(f"❌ {checks.failed_critical} circuit breaker test(s) failed")

@@ -64,6 +64,7 @@ class Settings:
     faults: dict
     memory_limit_bytes: int
     memory_limit_source: str
+    faults_file: str = ""
 
 
 def _section(data, key, path):
@@ -266,6 +267,10 @@ def load_settings(release_dir, env=None):
     if log_level not in LOG_LEVELS[:4]:
         raise ConfigError(f"environment LOG_LEVEL={env.get('LOG_LEVEL')!r}: expected one of DEBUG, INFO, WARN, ERROR")
     faults = merge_faults(config.faults, env.get("HYPERBUN_FAULTS"), config.breaker_names)
+    faults_file = env.get("HYPERBUN_FAULTS_FILE", "").strip()
+    if faults_file and not os.path.isabs(faults_file):
+        # The service's working directory differs between systemd and a shell: a relative path is a mistake.
+        raise ConfigError(f"environment HYPERBUN_FAULTS_FILE={faults_file!r}: must be an absolute path")
     limit, limit_source = memory_limit(env, config)
     return Settings(
         release_dir=release_dir,
@@ -283,4 +288,5 @@ def load_settings(release_dir, env=None):
         faults=faults,
         memory_limit_bytes=limit,
         memory_limit_source=limit_source,
+        faults_file=faults_file,
     )

@@ -17,28 +17,55 @@ def resident_bytes():
 
 
 class MemoryGrowth:
-    """Retains memory at a steady rate; stops growing once the memory limit is reached."""
+    """Retains memory at a steady rate; stops growing once the memory limit is reached.
 
-    def __init__(self, mb_per_min, ceiling_bytes, tick=0.2):
-        self.bytes_per_second = mb_per_min * 1024 * 1024 / 60.0
+    The rate can change while the service runs: growth then goes on from what is retained at that
+    moment, at the new rate. What is retained stays retained (a leak is not undone without a restart).
+    """
+
+    def __init__(self, mb_per_min, ceiling_bytes, tick=0.2, clock=time.monotonic):
         self.ceiling_bytes = ceiling_bytes
         self.tick = tick
+        self.clock = clock
         self.retained = []
         self.retained_bytes = 0
+        self.bytes_per_second = 0.0
+        self._since = clock()
+        self._retained_since = 0
+        self._started = False
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="memory-growth", daemon=True)
+        self.set_rate(mb_per_min)
+
+    def set_rate(self, mb_per_min):
+        with self._lock:
+            self.bytes_per_second = mb_per_min * 1024 * 1024 / 60.0
+            self._since = self.clock()
+            self._retained_since = self.retained_bytes
+            self._start_thread_if_needed()
 
     def start(self):
-        if self.bytes_per_second > 0:
+        with self._lock:
+            self._started = True
+            self._since = self.clock()
+            self._retained_since = self.retained_bytes
+            self._start_thread_if_needed()
+
+    def _start_thread_if_needed(self):
+        if self._started and self.bytes_per_second > 0 and not self._thread.is_alive() and not self._stop.is_set():
             self._thread.start()
 
     def stop(self):
         self._stop.set()
 
     def _run(self):
-        started = time.monotonic()
         while not self._stop.wait(self.tick):
-            target = int((time.monotonic() - started) * self.bytes_per_second)
+            with self._lock:
+                rate, since, retained_since = self.bytes_per_second, self._since, self._retained_since
+            if rate <= 0:
+                continue
+            target = retained_since + int((self.clock() - since) * rate)
             missing = target - self.retained_bytes
             if missing <= 0:
                 continue
