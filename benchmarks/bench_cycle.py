@@ -28,7 +28,8 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 APP, LB = "hyperbun-demo-app1", "hyperbun-demo-lb1"
 FAULTS_FILE = "/run/hyperbun/canary.faults"
-ENV = dict(os.environ, PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.null")
+ENV = dict(os.environ, PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}",
+           ANSIBLE_STDOUT_CALLBACK="ansible.builtin.null")
 SHORT = ["-e", "@playbooks/demo/short-window.yml"]
 
 
@@ -48,8 +49,9 @@ def on(host, command):
 
 def canary_isolated():
     nginx = on(LB, "nginx -T 2>/dev/null | grep -E 'server +app1:3001'")
-    haproxy = on(LB, "echo 'get weight hyperbun/app1-3001' | python3 -c \"import socket,sys; s=socket.socket(socket.AF_UNIX);"
-                     " s.connect('/run/haproxy/admin.sock'); s.sendall(sys.stdin.buffer.read()); print(s.recv(256).decode())\"")
+    haproxy = on(LB, "echo 'get weight hyperbun/app1-3001' | python3 -c \"import socket,sys;"
+                     " s=socket.socket(socket.AF_UNIX); s.connect('/run/haproxy/admin.sock');"
+                     " s.sendall(sys.stdin.buffer.read()); print(s.recv(256).decode())\"")
     return ("down" in nginx or not nginx.strip()) and haproxy.strip().startswith("0 ")
 
 

@@ -61,7 +61,7 @@ def parse_duration(value, name):
 
 
 def format_left(seconds):
-    seconds = max(0, int(round(seconds)))
+    seconds = max(0, round(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
@@ -130,9 +130,11 @@ class ActionModule(ActionBase):
         from_prometheus = [c.name for c in criteria if c.source == SOURCE_PROMETHEUS]
         from_scrape = [c.name for c in criteria if c.source != SOURCE_PROMETHEUS]
         if from_prometheus and not args["prometheus_url"]:
-            raise AnsibleActionFail(f"criteria {', '.join(from_prometheus)} read Prometheus but prometheus_url is not set")
+            raise AnsibleActionFail(
+                f"criteria {', '.join(from_prometheus)} read Prometheus but prometheus_url is not set")
         if from_scrape and not args["metrics_urls"]:
-            raise AnsibleActionFail(f"criteria {', '.join(from_scrape)} read the canary's /metrics but metrics_urls is empty")
+            raise AnsibleActionFail(
+                f"criteria {', '.join(from_scrape)} read the canary's /metrics but metrics_urls is empty")
 
         settings = HttpSettings.from_params(args, with_auth=True)
         prometheus = PrometheusClient(args["prometheus_url"], settings) if args["prometheus_url"] else None

@@ -36,7 +36,8 @@ attributes:
     support: full
     details: Nothing is changed anywhere.
   action:
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    description:
+      - Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
 options:
   metrics_urls:
