@@ -22,7 +22,7 @@ DEFAULTS = {
         "failure_threshold": 5,
         "reset_timeout_seconds": 30.0,
     },
-    "graph": {"nodes": 300, "edges_per_node": 3},
+    "graph": {"nodes": 100, "edges_per_node": 3},
     "query": {"timeout_ms": 50.0},
     "faults": {},
 }
@@ -146,7 +146,7 @@ def parse_config_text(text, path):
         breaker_reset_timeout=float(
             _positive(breakers.get("reset_timeout_seconds", 30.0), "circuit_breakers.reset_timeout_seconds", path)
         ),
-        graph_nodes=_positive(graph.get("nodes", 300), "graph.nodes", path, integer=True),
+        graph_nodes=_positive(graph.get("nodes", 100), "graph.nodes", path, integer=True),
         graph_edges_per_node=_positive(
             graph.get("edges_per_node", 3), "graph.edges_per_node", path, integer=True, allow_zero=True
         ),

@@ -152,7 +152,7 @@ def test_endpoints_answer_and_metrics_follow_the_contract(service):
     assert status == 200
     assert json.loads(body)["service"] == "hyperbun-demo"
     status, body = instance.get("/api/graph")
-    assert status == 200 and json.loads(body)["graph"]["nodes"] == 300
+    assert status == 200 and json.loads(body)["graph"]["nodes"] == 100
     status, body = instance.get("/api/query?q=eth")
     assert status == 200 and {m["name"] for m in json.loads(body)["results"]} == {"ETH/USD", "ETH/EUR", "ETH/GBP"}
     assert instance.get("/api/markets")[0] == 200
