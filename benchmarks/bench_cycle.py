@@ -102,7 +102,7 @@ def main():
     args = parser.parse_args()
 
     canary, rollback, isolation = [], [], []
-    for _ in range(args.rounds):
+    for _round in range(args.rounds):
         wrk = load(300)
         try:
             window = 2
