@@ -2,7 +2,7 @@
 
 Needs the `traffic` Molecule scenario up (`molecule converge -s traffic`). Two figures per load balancer:
 - role: the traffic role moving the share between 5 % and 25 %, from the start of its first task that
-  writes (nginx: the upstream file; HAProxy: the configuration) to the end of its read-back check,
+  changes something (nginx: writing the upstream file; HAProxy: the runtime API call) to the end of its read-back check,
   taken from the task timestamps of Ansible's JSON callback;
 - primitive: the change itself run on the load balancer host, without Ansible (nginx: write the
   upstream file, `nginx -t`, reload, `nginx -T` until the new weights show; HAProxy: `set weight` on
@@ -21,7 +21,7 @@ from datetime import datetime
 
 from bench_split import LBS, TOPOLOGIES, apply_share
 
-FIRST_TASK = {"nginx": "Write the upstream include file", "haproxy": "Persist the backend"}
+FIRST_TASK = {"nginx": "Write the upstream include file", "haproxy": "Set the weights through the runtime API"}
 LAST_TASK = "Fail when the"
 
 NGINX_PRIMITIVE = r"""
@@ -64,8 +64,13 @@ print(" ".join(f"{t:.6f}" for t in times))
 
 def task_window(result, host, first):
     tasks = [task for play in result["plays"] for task in play["tasks"] if host in task["hosts"]]
-    start = next(t for t in tasks if t["task"]["name"].startswith(first))["task"]["duration"]["start"]
-    end = [t for t in tasks if t["task"]["name"].startswith(LAST_TASK)][-1]["task"]["duration"]["end"]
+
+    def named(task, prefix):
+        # Role tasks are reported as "<role> : <name>".
+        return task["task"]["name"].split(" : ", 1)[-1].startswith(prefix)
+
+    start = next(t for t in tasks if named(t, first))["task"]["duration"]["start"]
+    end = [t for t in tasks if named(t, LAST_TASK)][-1]["task"]["duration"]["end"]
     return (
         datetime.fromisoformat(end.replace("Z", "+00:00")) - datetime.fromisoformat(start.replace("Z", "+00:00"))
     ).total_seconds()

@@ -14,6 +14,9 @@ description:
   - Persists the weights into the configuration file (checked with C(haproxy -c) before anything changes)
     and the backend state into a server-state-file, so that a later reload with
     C(load-server-state-from-file) undoes neither a weight nor a drain.
+  - HAProxy takes a weight from the server-state-file only while the configuration's weight of that server
+    is the one the running process started with; hence both are written, and a reload keeps the change
+    whichever of the two applies. A drain is always restored from the server-state-file.
   - Can drain a server before its weight goes to 0, waiting until its current sessions have finished.
   - Written because M(community.general.haproxy) has no check mode and no diff, and its changes are lost
     on the next reload.
