@@ -37,7 +37,7 @@ export PATH=$root/.venv/bin:$PATH
 
 step "lint: yamllint, ansible-lint, ruff, shellcheck"
 yamllint --strict .
-ansible-lint --offline --strict -q
+ansible-lint --strict -q
 ruff check .
 git ls-files -z '*.sh' .ci/run | xargs -0 shellcheck
 

@@ -57,7 +57,12 @@ $2
 PY
     chmod 0755 "$root/$1"
 }
-entry_point bin/hyperbun-demo "from hyperbun_demo.app import main  # noqa: E402
+entry_point bin/hyperbun-demo "try:
+    from hyperbun_demo.app import main
+except ImportError as exc:
+    sys.stderr.write(f'hyperbun-demo: refusing to start: Python package {exc.name} is missing '
+                     '(Debian: python3-prometheus-client, python3-yaml)\\n')
+    sys.exit(2)
 sys.exit(main(RELEASE_DIR))"
 entry_point scripts/build "from hyperbun_demo.commands import build_main  # noqa: E402
 sys.exit(build_main(RELEASE_DIR))"

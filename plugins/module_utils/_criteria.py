@@ -44,7 +44,8 @@ DEFAULT_CRITERIA = (
         name="error_rate",
         description="ERROR log entries per HTTP request",
         source=SOURCE_SCRAPE, kind="rate_ratio",
-        numerator=["hyperbun_log_errors_total"], denominator=["hyperbun_http_requests_total"],
+        # Load balancers' health checks are requests too; counting them would dilute the error rate.
+        numerator=["hyperbun_log_errors_total"], denominator=['hyperbun_http_requests_total{path!="/health"}'],
         unit="percent", comparison=">", threshold=1.0, success_threshold=0.5,
         severity="critical", min_requests=100, range=300,
         baseline=dict(max_increase=0.5),

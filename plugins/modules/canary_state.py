@@ -15,15 +15,18 @@ description:
   - A phase change can be restricted to the phases it may come from with O(require_phase), which is
     how C(promote.yml) refuses to promote a canary that has not passed.
 author:
-  - Hyper-Bun Operations Team
+  - Hyper-Bun Operations Team (@hyperbun)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
   idempotent:
-    support: full
-    details: Recording the same values twice changes nothing.
+    description: When run twice in a row outside check mode, with the same arguments, the second run makes no changes.
+    support: partial
+    details: Recording the same values twice changes nothing; an O(event) is appended each time.
 options:
   app:
     description: Name of the application; the fact is C(<app>_canary).
@@ -98,7 +101,7 @@ previous:
   returned: always
   type: dict
   sample: {"phase": "passed", "release": "1.1.0"}
-path:
+fact_path:
   description: Path of the fact file.
   returned: always
   type: str
@@ -162,11 +165,11 @@ def main():
         module.fail_json(
             msg=f"the canary of {app} is in phase {previous.get('phase', 'none')!r}; "
             f"this needs one of {', '.join(required)}",
-            state=previous, previous=previous, path=path,
+            state=previous, previous=previous, fact_path=path,
         )
 
     if module.params["state"] == "query":
-        module.exit_json(changed=False, state=previous, previous=previous, path=path)
+        module.exit_json(changed=False, state=previous, previous=previous, fact_path=path)
 
     if module.params["state"] == "absent":
         new = {}
@@ -194,7 +197,7 @@ def main():
         else:
             write_state(module, path, new)
     diff = {"before": previous, "after": new, "before_header": path, "after_header": path}
-    module.exit_json(changed=changed, state=new, previous=previous, path=path, diff=diff)
+    module.exit_json(changed=changed, state=new, previous=previous, fact_path=path, diff=diff)
 
 
 if __name__ == "__main__":

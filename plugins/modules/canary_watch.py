@@ -12,7 +12,7 @@ description:
     (and production's, for the baseline) and queries Prometheus, judges every criterion, and prints one
     line on the operator's terminal with the time left and each criterion's value, threshold and outcome.
   - It stops at the first critical breach, or when a policy trips (C(no_data) or C(error) for
-    O(no_data_after) / O(error_after) samples in a row: fail-closed), and otherwise runs for the whole
+    O(no_data_after) / O(error_after) samples in a row, fail-closed), and otherwise runs for the whole
     O(window). It ends with a verdict that lists every criterion, with rates and quantiles judged over
     the whole window against their success thresholds.
   - The task fails unless the verdict is C(pass); O(dry_run=true) reports the verdict without failing.
@@ -22,6 +22,7 @@ author:
   - Hyper-Bun Operations Team (@hyperbun)
 extends_documentation_fragment:
   - hyperbun.canary.metrics_connection
+  - hyperbun.canary.metrics_connection.prometheus_auth
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -50,15 +51,6 @@ options:
     default: []
   prometheus_url:
     description: Base URL of a Prometheus server, for PromQL criteria and the critical-alerts criterion.
-    type: str
-  bearer_token:
-    description: Bearer token for the Prometheus server.
-    type: str
-  url_username:
-    description: Basic-auth user for the Prometheus server.
-    type: str
-  url_password:
-    description: Basic-auth password for the Prometheus server.
     type: str
   criteria:
     description: Overrides of the default criteria, by name, and added criteria; see M(hyperbun.canary.canary_check).

@@ -92,8 +92,9 @@ class Service:
     def handle(self, method, raw_path):
         parts = urlsplit(raw_path)
         path = parts.path
-        if method != "GET":
-            return "other", _json(405, {"error": "method not allowed"})
+        if method not in ("GET", "HEAD"):
+            route = path if path in ("/", "/health", *ROUTE_DEPENDENCIES) else "other"
+            return route, _json(405, {"error": "method not allowed", "method": method})
         if path == "/":
             return path, _json(200, {
                 "service": SERVICE_NAME, "version": self.settings.version, "instance": self.settings.instance,
@@ -136,13 +137,15 @@ class Service:
         return _json(200, payload)
 
     def _graph(self):
-        started = time.perf_counter()
+        # Timed in this thread's CPU time: a busy host or a busy interpreter must not make a healthy
+        # release look slow. The graph_build_ms fault makes the build itself slower (it rebuilds
+        # until it has spent that much CPU), as a slower algorithm would.
         config = self.settings.config
+        started = time.thread_time()
         stats = walk(build_graph(config.graph_nodes, config.graph_edges_per_node, random.getrandbits(32)))
-        remaining = self.graph_build_floor - (time.perf_counter() - started)
-        if remaining > 0:
-            time.sleep(remaining)
-        elapsed = time.perf_counter() - started
+        while time.thread_time() - started < self.graph_build_floor:
+            walk(build_graph(config.graph_nodes, config.graph_edges_per_node, random.getrandbits(32)))
+        elapsed = time.thread_time() - started
         self.metrics.graph_build.observe(elapsed)
         stats["build_ms"] = round(elapsed * 1000.0, 3)
         return {"graph": stats}
@@ -182,7 +185,25 @@ class Service:
                 )
         return [server.server_address[1] for server in self.servers]
 
+    def warm_up(self):
+        """Allocate what the first requests would, so that resident memory is flat from the first scrape."""
+        config = self.settings.config
+
+        def work():
+            for seed in range(5):
+                walk(build_graph(config.graph_nodes, config.graph_edges_per_node, seed))
+            _json(200, {"markets": list(MARKETS)})
+            self.render_metrics()
+
+        # Concurrently, as requests run, so that the allocator's per-thread arenas exist before the first scrape.
+        workers = [threading.Thread(target=work) for _worker in range(16)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+
     def serve(self):
+        self.warm_up()
         for name, breaker in self.breakers.items():
             if self.settings.faults.get("breaker_trip") == name:
                 breaker.force_open()
@@ -223,38 +244,58 @@ def _handler_class(service, metrics_only):
         server_version = SERVICE_NAME
         sys_version = ""
         protocol_version = "HTTP/1.0"
-        timeout = 30
+        # Below systemd's stop timeout, so that a stalled client cannot hold a restart up.
+        timeout = 10
 
         def do_GET(self):
+            self._serve("GET")
+
+        def do_HEAD(self):
+            self._serve("HEAD")
+
+        def do_POST(self):
+            self._serve("POST")
+
+        def do_PUT(self):
+            self._serve("PUT")
+
+        def do_DELETE(self):
+            self._serve("DELETE")
+
+        def do_OPTIONS(self):
+            self._serve("OPTIONS")
+
+        def _serve(self, method):
             started = time.perf_counter()
             path = urlsplit(self.path).path
-            if path == "/metrics":
-                self._send(service.render_metrics())
+            if path == "/metrics" and method in ("GET", "HEAD"):
+                self._send(service.render_metrics(), method)
                 return
             if metrics_only:
-                self._send(_json(404, {"error": "not found", "path": path}))
+                self._send(_json(404, {"error": "not found", "path": path}), method)
                 return
             try:
-                route, response = service.handle("GET", self.path)
+                route, response = service.handle(method, self.path)
             except Exception as exc:
                 service.log.error("REQUEST_FAILED", f"unhandled error: {exc}", path=path)
                 route, response = "other", _json(500, {"error": "internal error", "code": "REQUEST_FAILED"})
-            self._send(response)
+            self._send(response, method)
             elapsed = time.perf_counter() - started
-            service.metrics.requests.labels("GET", route, str(response.status)).inc()
+            service.metrics.requests.labels(method, route, str(response.status)).inc()
             service.metrics.request_duration.labels(route).observe(elapsed)
             service.log.debug(
-                "REQUEST", f"GET {route} {response.status}", status=response.status,
+                "REQUEST", f"{method} {route} {response.status}", status=response.status,
                 duration_ms=round(elapsed * 1000.0, 3),
             )
 
-        def _send(self, response):
+        def _send(self, response, method):
             try:
                 self.send_response(response.status)
                 self.send_header("Content-Type", response.content_type)
                 self.send_header("Content-Length", str(len(response.body)))
                 self.end_headers()
-                self.wfile.write(response.body)
+                if method != "HEAD":
+                    self.wfile.write(response.body)
             except (BrokenPipeError, ConnectionResetError):
                 pass
 

@@ -108,9 +108,13 @@ def _get(port, path):
 
 def selftest_main(release_dir):
     """Quick self-test of the code in this release; faults are runtime behaviour and stay off here."""
-    from prometheus_client.parser import text_string_to_metric_families
+    try:
+        from prometheus_client.parser import text_string_to_metric_families
 
-    from .app import Service
+        from .app import Service
+    except ImportError as exc:
+        print(f"❌ Python package {exc.name} is missing (Debian: python3-prometheus-client, python3-yaml)")
+        return 1
 
     checks = Checks()
     config_path = _config_path(release_dir)
@@ -311,7 +315,7 @@ def breaker_test_main(release_dir):
         return CircuitBreaker("test", threshold, timeout, clock=clock), clock
 
     def fail(breaker, times):
-        for _ in range(times):
+        for _attempt in range(times):
             try:
                 breaker.call(_failing)
             except OSError:
@@ -322,12 +326,12 @@ def breaker_test_main(release_dir):
             raise AssertionError(message)
 
     def starts_closed():
-        breaker, _ = make()
+        breaker = make()[0]
         expect(breaker.state == CLOSED and breaker.call(lambda: 42) == 42, "new breaker is not closed")
         return ""
 
     def opens_at_threshold():
-        breaker, _ = make()
+        breaker = make()[0]
         fail(breaker, threshold - 1)
         expect(breaker.state == CLOSED, f"opened before {threshold} failures")
         fail(breaker, 1)
@@ -335,7 +339,7 @@ def breaker_test_main(release_dir):
         return f"{threshold} consecutive failures"
 
     def rejects_when_open():
-        breaker, _ = make()
+        breaker = make()[0]
         fail(breaker, threshold)
         calls = []
         try:
@@ -346,7 +350,7 @@ def breaker_test_main(release_dir):
         return ""
 
     def success_resets():
-        breaker, _ = make()
+        breaker = make()[0]
         fail(breaker, threshold - 1)
         breaker.call(lambda: None)
         fail(breaker, threshold - 1)

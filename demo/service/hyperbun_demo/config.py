@@ -3,7 +3,10 @@
 import os
 from dataclasses import dataclass, field
 
-import yaml
+try:
+    import yaml
+except ImportError:  # reported as a configuration error, so that a missing python3-yaml is one clear line
+    yaml = None
 
 from .faults import FaultError, parse_fault_spec, validate_fault_mapping
 
@@ -87,6 +90,8 @@ def _positive(value, what, path, integer=False, allow_zero=False):
 
 def parse_config_text(text, path):
     """Validate configuration text; raise ConfigError naming the file and the problem."""
+    if yaml is None:
+        raise ConfigError(f"{path}: cannot read YAML: PyYAML is not installed (Debian: python3-yaml)")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -209,7 +214,7 @@ def _cgroup_memory_limit(proc_cgroup="/proc/self/cgroup", root="/sys/fs/cgroup")
         parts = line.split(":", 2)
         if len(parts) != 3:
             continue
-        _, controllers, cgroup_path = parts
+        controllers, cgroup_path = parts[1], parts[2]
         if "memory" in controllers.split(","):
             candidates.append(os.path.join(root, "memory", cgroup_path.lstrip("/"), "memory.limit_in_bytes"))
         elif controllers == "":

@@ -1,5 +1,7 @@
 """Fault specifications: parsing, validation and rendering (standard library only, used at build time too)."""
 
+import math
+
 FAULT_TYPES = {
     "error_rate": "share",
     "latency_ms": "milliseconds",
@@ -27,7 +29,7 @@ def _number(name, value):
         number = float(value)
     except (TypeError, ValueError):
         raise FaultError(f"fault {name}: expected a number, got {value!r}") from None
-    if number != number or number in (float("inf"), float("-inf")):
+    if not math.isfinite(number):
         raise FaultError(f"fault {name}: expected a finite number, got {value!r}")
     return number
 

@@ -13,7 +13,7 @@ def build_graph(nodes, edges_per_node, seed):
         adjacency[node].add(parent)
         adjacency[parent].add(node)
     for node in range(nodes):
-        for _ in range(edges_per_node):
+        for _edge in range(edges_per_node):
             other = rng.randrange(nodes)
             if other != node:
                 adjacency[node].add(other)
