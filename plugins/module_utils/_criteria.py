@@ -89,7 +89,9 @@ DEFAULT_CRITERIA = (
         metric="graph_build_duration_seconds", quantile=0.95,
         unit="milliseconds", comparison=">", threshold=5.0, severity="warning",
         min_requests=50, range=300,
-        baseline=dict(max_increase_percent=20.0),
+        # Histogram buckets 5 and 7.5 ms apart are 50 % apart: a tighter relative check judges
+        # interpolation noise (a good release measured +22 % against its own production).
+        baseline=dict(max_increase_percent=50.0),
     ),
     dict(
         name="query_timeout_rate",
