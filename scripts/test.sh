@@ -47,8 +47,13 @@ scripts/sanity.sh
 step "collection build and offline install"
 build_dir=$(mktemp -d /var/tmp/hyperbun-build.XXXXXX)
 ansible-galaxy collection build --force --output-path "$build_dir" >/dev/null
-ansible-galaxy collection install --offline -p "$build_dir/installed" "$build_dir"/hyperbun-canary-*.tar.gz >/dev/null
-ANSIBLE_COLLECTIONS_PATH=$build_dir/installed ansible-doc -l hyperbun.canary >/dev/null
+# Outside the checkout, as a user who installs the built collection would be.
+(
+    cd "$build_dir"
+    ansible-galaxy collection install --offline --force -p "$build_dir/installed" hyperbun-canary-*.tar.gz >/dev/null
+    ANSIBLE_COLLECTIONS_PATH=$build_dir/installed ansible-doc -l hyperbun.canary | grep -q '^hyperbun.canary.canary_watch'
+    ANSIBLE_COLLECTIONS_PATH=$build_dir/installed ansible-doc -t role -l hyperbun.canary | grep -q '^hyperbun.canary.traffic'
+)
 rm -rf "$build_dir"
 
 step "unit and integration tests (pytest; the Molecule scenarios run as tests/integration)"
