@@ -356,10 +356,11 @@ def _handler_class(service, metrics_only):
             except Exception as exc:
                 service.log.error("REQUEST_FAILED", f"unhandled error: {exc}", path=path)
                 route, response = "other", _json(500, {"error": "internal error", "code": "REQUEST_FAILED"})
-            self._send(response, method)
+            # Counted before the response leaves: a client that has its answer finds it in /metrics.
             elapsed = time.perf_counter() - started
             service.metrics.requests.labels(method, route, str(response.status)).inc()
             service.metrics.request_duration.labels(route).observe(elapsed)
+            self._send(response, method)
             service.log.debug(
                 "REQUEST", f"{method} {route} {response.status}", status=response.status,
                 duration_ms=round(elapsed * 1000.0, 3),
