@@ -58,7 +58,7 @@ rm -rf "$build_dir"
 
 step "unit and integration tests (pytest; the Molecule scenarios run as tests/integration)"
 status=0
-# Two workers: the Molecule scenarios run in two groups side by side (tests/integration).
+# Two workers: two Molecule scenarios at a time, side by side (tests/integration).
 pytest -v -n 2 --dist loadgroup "$@" || status=$?
 if [ "$status" -eq 5 ]; then
     echo "test: pytest collected no tests; the test tree is missing or a selection matched nothing" >&2

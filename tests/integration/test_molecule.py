@@ -8,9 +8,9 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LOG_DIR = ROOT / "build" / "logs"
-# The test command runs pytest with two workers (`-n 2 --dist loadgroup`): the cycle scenario, the
-# longest, on one; the other scenarios one after the other on the second. Each scenario has its own
-# containers, network and published ports, so two can run side by side.
+# The test command runs pytest with two workers (`-n 2 --dist loadgroup`); the cycle scenario, the
+# longest, has a group of its own so that it starts at once beside the others. Each scenario has its
+# own containers, network and published ports, so two can run side by side.
 LONGEST = "cycle"
 SCENARIOS = [
     pytest.param(name, marks=pytest.mark.xdist_group(name if name == LONGEST else "scenarios"))
