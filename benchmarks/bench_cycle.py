@@ -78,6 +78,11 @@ def detection_to_isolation(interval):
                 raise SystemExit("the canary never reached its share")
             time.sleep(1)
         time.sleep(3 * interval)  # the watch has a few good samples behind it
+        if run.poll() is not None or canary_isolated() or state().get("phase") != "canary":
+            # A critical alert still firing from an earlier round's fault (a 5 min rate) ends the
+            # canary before this round's fault; such a round measures nothing.
+            raise SystemExit("the canary ended before the fault was switched on; wait for the "
+                             "alerts in Prometheus to clear (http://127.0.0.1:9090/alerts) and run again")
         on(APP, f"mkdir -p /run/hyperbun && echo error_rate=0.5 > {FAULTS_FILE}")
         fault_at = time.monotonic()
         while not canary_isolated():
