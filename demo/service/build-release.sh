@@ -78,7 +78,12 @@ find "$root" -type f ! -path "$root/bin/*" ! -path "$root/scripts/*" -exec chmod
 
 mkdir -p "$out"
 archive=$out/$name.tar.gz
+# A temporary file of its own, renamed into place: builds of the same version running side by side
+# (two Molecule scenarios converging at once) each write whole, identical archives.
+partial=$(mktemp "$out/.$name.tar.gz.XXXXXX")
+trap 'rm -rf "$stage" "$partial"' EXIT
 tar --sort=name --format=gnu --mtime="@$epoch" --owner=0 --group=0 --numeric-owner \
-    -C "$stage" -cf - "$name" | gzip -n -9 >"$archive.tmp"
-mv "$archive.tmp" "$archive"
+    -C "$stage" -cf - "$name" | gzip -n -9 >"$partial"
+chmod 0644 "$partial"
+mv "$partial" "$archive"
 echo "$archive"

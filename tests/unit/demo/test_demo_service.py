@@ -1,5 +1,6 @@
 """The demo service as its users see it: a release archive, a process, HTTP answers, metrics and logs."""
 
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -82,6 +83,16 @@ def test_same_version_builds_the_same_archive(tmp_path):
         digests.append(hashlib.sha256((tmp_path / attempt / "hyperbun-demo-2.0.0.tar.gz").read_bytes()).hexdigest())
         time.sleep(1.1)
     assert digests[0] == digests[1]
+
+
+def test_builds_side_by_side_into_one_directory_leave_one_whole_archive(tmp_path):
+    # Two Molecule scenarios converging at once build the same releases into the same directory.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: build_release("2.1.0", tmp_path), range(4)))
+    assert [result.returncode for result in results] == [0] * 4, [result.stderr for result in results]
+    assert [path.name for path in tmp_path.iterdir()] == ["hyperbun-demo-2.1.0.tar.gz"]
+    with tarfile.open(tmp_path / "hyperbun-demo-2.1.0.tar.gz") as tar:
+        assert "hyperbun-demo-2.1.0/VERSION" in tar.getnames()
 
 
 def test_faults_are_built_into_the_release_config(tmp_path):
