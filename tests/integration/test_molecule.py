@@ -8,14 +8,19 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LOG_DIR = ROOT / "build" / "logs"
-# The test command runs pytest with two workers (`-n 2 --dist loadgroup`); the cycle scenario, the
-# longest, has a group of its own so that it starts at once beside the others. Each scenario has its
-# own containers, network and published ports, so two can run side by side.
-LONGEST = "cycle"
-SCENARIOS = [
-    pytest.param(name, marks=pytest.mark.xdist_group(name if name == LONGEST else "scenarios"))
-    for name in sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))
-]
+# The test command runs pytest with three workers (`-n 3 --dist loadgroup --no-loadscope-reorder`),
+# each scenario a group of its own, in this order: the longest first, so that each worker starts
+# one of them at once (and queues one of the shorter ones behind it). A scenario mostly waits on its
+# windows and playbook runs, so three side by side use the two cores well. Each has its own
+# containers, network and published ports.
+LONGEST_FIRST = ["faults", "cycle", "traffic"]
+
+def _run_order(name):
+    return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
+NAMES = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))
+SCENARIOS = [pytest.param(name, marks=pytest.mark.xdist_group(name)) for name in sorted(NAMES, key=_run_order)]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
