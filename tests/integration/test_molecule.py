@@ -15,6 +15,7 @@ LOG_DIR = ROOT / "build" / "logs"
 # containers, network and published ports.
 LONGEST_FIRST = ["faults", "cycle", "traffic"]
 
+
 def _run_order(name):
     return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
 
@@ -31,7 +32,11 @@ def test_molecule_scenario(scenario):
     with log.open("w") as out:
         result = subprocess.run(
             ["molecule", "test", "--scenario-name", scenario],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, check=False,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
         )
     if result.returncode != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-80:])
