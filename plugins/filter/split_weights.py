@@ -85,7 +85,7 @@ _value:
       type: float
       sample: 5.0
     error:
-      description: O(achieved) minus O(requested), in percentage points.
+      description: RV(_value.achieved) minus RV(_value.requested), in percentage points.
       type: float
       sample: 0.0
     exact:
