@@ -38,11 +38,15 @@ mapfile -t containers_before < <(project_containers)
 trap cleanup EXIT
 export PATH=$root/.venv/bin:$PATH
 
-step "lint: yamllint, ansible-lint, ruff, shellcheck"
+step "lint: yamllint, ansible-lint, ruff, shellcheck, antsibull-docs, antsibull-changelog"
 yamllint --strict .
 ansible-lint --strict -q
 ruff check .
 git ls-files -z '*.sh' .ci/run | xargs -0 shellcheck
+# The plugins' and roles' documentation as the docsite renders it (ansible-doc on the collection),
+# and the changelog fragments.
+antsibull-docs lint-collection-docs --plugin-docs .
+antsibull-changelog lint
 
 step "ansible-test sanity"
 scripts/sanity.sh
