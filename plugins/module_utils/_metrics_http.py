@@ -191,13 +191,17 @@ def scrape_or_error(url, settings, wanted=None):
         return exc
 
 
-def scrape_all(urls, settings, wanted=None):
-    """One Snapshot merged from several targets (the production instances), or the first SourceError."""
+def scrape_all(urls, settings, wanted=None, *, role="production"):
+    """One Snapshot merged from several targets, or the first SourceError.
+
+    role names what the targets are ("canary", "production") and starts the message of a failure:
+    "canary http://127.0.0.1:3001/metrics is unreachable: ...".
+    """
     snapshots = []
     for url in urls:
         result = scrape_or_error(url, settings, wanted)
         if isinstance(result, SourceError):
-            return SourceError(f"baseline {result.message}", result.outcome)
+            return SourceError(f"{role} {result.message}", result.outcome)
         snapshots.append(result)
     return Snapshot.merge(snapshots)
 

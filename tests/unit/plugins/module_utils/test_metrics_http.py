@@ -111,13 +111,24 @@ def test_hundreds_of_megabytes_streamed_without_length_stop_at_max_bytes(server)
     assert sum(sent) < 100 * 1024 * 1024
 
 
-def test_baseline_merges_instances_and_names_the_one_that_failed(server, free_port):
+def test_production_merges_instances_and_names_the_one_that_failed(server, free_port):
     server.serve("/metrics", METRICS)
     merged = scrape_all([server.url(), server.url()], FAST)
     assert isinstance(merged, Snapshot) and len(merged.samples["memory_usage_bytes"]) == 2
     bad = f"http://127.0.0.1:{free_port}/metrics"
     failed = scrape_all([server.url(), bad], FAST)
-    assert isinstance(failed, SourceError) and failed.message.startswith("baseline ") and bad in failed.message
+    assert isinstance(failed, SourceError) and failed.message.startswith(f"production {bad} is unreachable")
+
+
+def test_a_failed_scrape_is_named_after_the_role_of_its_targets(server, free_port):
+    server.serve("/metrics", METRICS)
+    bad = f"http://127.0.0.1:{free_port}/metrics"
+    failed = scrape_all([bad], FAST, role="canary")
+    assert isinstance(failed, SourceError) and failed.outcome == "error"
+    assert failed.message.startswith(f"canary {bad} is unreachable") and "baseline" not in failed.message
+    server.serve("/metrics", "<html>login</html>", content_type="text/html")
+    failed = scrape_all([server.url()], FAST, None, role="production")
+    assert failed.message.startswith(f"production {server.url()} ") and "HTML page" in failed.message
 
 
 def test_credentials_go_to_prometheus_and_never_to_the_scraped_endpoint(server):
