@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import ssl
 import time
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode
@@ -99,35 +100,156 @@ class HttpResponse:
         return self.body.decode("utf-8", errors="replace")
 
 
-def _read_capped(response, url, max_bytes):
-    length = response.headers.get("Content-Length") if response.headers else None
-    if length and length.isdigit() and int(length) > max_bytes:
+class _AttemptFailed(Exception):
+    """One attempt of http_request failed; `retry` says whether another attempt may do better."""
+
+    def __init__(self, message, retry):
+        super().__init__(message)
+        self.message = message
+        self.retry = retry
+
+
+def _timeout_text(settings):
+    return f"did not finish within timeout {settings.timeout:g} s"
+
+
+def _socket_of(response):
+    """The socket a response body is read from, or None.
+
+    CPython's http.client.HTTPResponse reads through `fp` (a buffered reader over a SocketIO whose
+    `_sock` is the socket); open_url wraps `fp` in a gzip reader (`fileobj`) for a gzip answer. These
+    are implementation details, hence the getattr: without the socket, the deadline is only checked
+    between reads.
+    """
+    fp = getattr(response, "fp", None)
+    for reader in (fp, getattr(fp, "fileobj", None)):
+        sock = getattr(getattr(reader, "raw", None), "_sock", None)
+        if sock is not None and callable(getattr(sock, "settimeout", None)):
+            return sock
+    return None
+
+
+def _read_body(response, headers, url, settings, deadline):
+    """The body of `response`, read in pieces that each wait at most the time left before `deadline`.
+
+    Raises SourceError when the body is longer than max_bytes, _AttemptFailed when the deadline
+    passes or the connection breaks off.
+    """
+    length = headers.get("Content-Length") if headers else None
+    if length and length.isdigit() and int(length) > settings.max_bytes:
         raise SourceError(
-            f"{url} announced {length} bytes, more than max_bytes ({max_bytes}): not read; "
+            f"{url} announced {length} bytes, more than max_bytes ({settings.max_bytes}): not read; "
             "raise max_bytes if this is expected"
         )
+    sock = _socket_of(response)
+    read = getattr(response, "read1", None) or response.read
     chunks = []
     size = 0
-    while True:
-        chunk = response.read(_READ_CHUNK)
-        if not chunk:
-            break
-        size += len(chunk)
-        if size > max_bytes:
-            raise SourceError(
-                f"{url} sent more than max_bytes ({max_bytes} bytes): reading stopped; "
-                "raise max_bytes if this is expected"
-            )
-        chunks.append(chunk)
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _AttemptFailed(f"{url} {_timeout_text(settings)}", retry=True)
+            if sock is not None:
+                try:
+                    sock.settimeout(left)
+                except OSError:
+                    sock = None
+            chunk = read(_READ_CHUNK)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > settings.max_bytes:
+                raise SourceError(
+                    f"{url} sent more than max_bytes ({settings.max_bytes} bytes): reading stopped; "
+                    "raise max_bytes if this is expected"
+                )
+            chunks.append(chunk)
+    except TimeoutError:
+        raise _AttemptFailed(f"{url} {_timeout_text(settings)}", retry=True) from None
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise _AttemptFailed(f"{url} broke off its answer: {reason}", retry=True) from None
+    if time.monotonic() > deadline:
+        raise _AttemptFailed(f"{url} {_timeout_text(settings)}", retry=True)
     return b"".join(chunks)
 
 
+def _tls_verification_failure(exc):
+    """The ssl error inside `exc` when it is a certificate verification failure, else None.
+
+    ansible-core 2.19's open_url no longer raises SSLValidationError for it: urllib's URLError comes
+    through with the ssl.SSLCertVerificationError as its reason.
+    """
+    for candidate in (exc, getattr(exc, "reason", None), exc.__cause__, exc.__context__):
+        if isinstance(candidate, ssl.SSLCertVerificationError):
+            return candidate
+        if isinstance(candidate, ssl.SSLError) and "CERTIFICATE_VERIFY_FAILED" in str(candidate):
+            return candidate
+    return None
+
+
+def _tls_failure_text(url, detail):
+    return f"TLS verification of {url} failed: {detail} (set ca_path, or validate_certs: false)"
+
+
+def _attempt(url, settings, request_headers, data, method, accept_statuses):
+    """One request with its own deadline: an HttpResponse, or _AttemptFailed / SourceError."""
+    deadline = time.monotonic() + settings.timeout
+    error = None  # an HTTPError closes its response when collected: kept until the body is read
+    try:
+        response = open_url(
+            url, data=data, headers=request_headers, method=method, timeout=settings.timeout,
+            validate_certs=settings.validate_certs, ca_path=settings.ca_path,
+            url_username=settings.url_username, url_password=settings.url_password,
+            force_basic_auth=bool(settings.url_username), follow_redirects="safe", use_netrc=False,
+        )
+        status, headers = response.status, response.headers
+    except HTTPError as exc:
+        status = exc.code
+        if status not in accept_statuses:
+            exc.close()
+            raise _AttemptFailed(f"{url} answered HTTP {status} {exc.reason}",
+                                 retry=status >= 500 or status == 429) from None
+        error, response, headers = exc, exc.fp, exc.headers
+    except SSLValidationError as exc:
+        raise _AttemptFailed(_tls_failure_text(url, exc), retry=False) from None
+    except (UrlsConnectionError, URLError, OSError, http.client.HTTPException) as exc:
+        tls = _tls_verification_failure(exc)
+        if tls is not None:
+            detail = f"certificate verify failed: {tls.verify_message}" if getattr(tls, "verify_message", None) \
+                else str(tls)
+            raise _AttemptFailed(_tls_failure_text(url, detail), retry=False) from None
+        reason = getattr(exc, "reason", None) or exc
+        raise _AttemptFailed(f"{url} is unreachable: {reason}", retry=True) from None
+    except ValueError as exc:
+        raise _AttemptFailed(f"invalid URL {url!r}: {exc}", retry=False) from None
+    try:
+        body = _read_body(response, headers, url, settings, deadline)
+        content_type = headers.get("Content-Type", "") if headers else ""
+        return HttpResponse(status, content_type, body)
+    finally:
+        response.close()
+        if error is not None:
+            error.close()
+
+
 def http_request(url, settings, headers=None, data=None, method="GET", accept_statuses=()):
-    """One HTTP request with retries on network errors and 5xx answers; body capped at max_bytes.
+    """One HTTP request with retries on network errors, timeouts and 5xx answers; body capped at max_bytes.
 
     Returns an HttpResponse for 2xx and for the statuses in accept_statuses (the Prometheus API
     answers 400/422 with a JSON error worth reading, and 5xx ones are worth retrying). Raises
-    SourceError otherwise.
+    SourceError otherwise, and only SourceError.
+
+    settings.timeout is a deadline for each attempt, body included: connecting and each socket
+    read of the status line and headers wait at most `timeout` seconds (the time left when the
+    attempt starts), and before every read of the body the socket's timeout is set to the time
+    left, so a server that answers at once and then trickles its body is cut off when the deadline
+    passes ("... did not finish within timeout N s"). Not bounded by it: resolving the host name,
+    and a server trickling its headers (or a chunked body's size lines) a byte at a time, which
+    http.client reads in one call; the deadline is checked again once they have arrived. Each of
+    the `retries` further attempts, `retry_delay` seconds apart, has a deadline of its own. A TLS
+    certificate that fails verification, a 4xx answer (but 429) and an invalid URL are not retried.
     """
     request_headers = dict(headers or {})
     if settings.bearer_token:
@@ -138,41 +260,12 @@ def http_request(url, settings, headers=None, data=None, method="GET", accept_st
         if attempt:
             time.sleep(settings.retry_delay)
         try:
-            response = open_url(
-                url, data=data, headers=request_headers, method=method, timeout=settings.timeout,
-                validate_certs=settings.validate_certs, ca_path=settings.ca_path,
-                url_username=settings.url_username, url_password=settings.url_password,
-                force_basic_auth=bool(settings.url_username), follow_redirects="safe", use_netrc=False,
-            )
-            try:
-                body = _read_capped(response, url, settings.max_bytes)
-                content_type = response.headers.get("Content-Type", "") if response.headers else ""
-                return HttpResponse(response.status, content_type, body)
-            finally:
-                response.close()
-        except HTTPError as exc:
-            status = exc.code
-            try:
-                body = _read_capped(exc, url, settings.max_bytes) if exc.fp is not None else b""
-            except SourceError:
-                body = b""
-            content_type = exc.headers.get("Content-Type", "") if exc.headers else ""
-            if status in accept_statuses:
-                return HttpResponse(status, content_type, body)
-            last_problem = f"{url} answered HTTP {status} {exc.reason}"
-            if status < 500 and status != 429:
+            return _attempt(url, settings, request_headers, data, method, accept_statuses)
+        except _AttemptFailed as exc:
+            last_problem = exc.message
+            if not exc.retry:
+                attempts = attempt + 1
                 break
-        except SourceError:
-            raise
-        except SSLValidationError as exc:
-            last_problem = f"TLS verification of {url} failed: {exc} (set ca_path, or validate_certs: false)"
-            break
-        except (UrlsConnectionError, URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
-            reason = getattr(exc, "reason", None) or exc
-            last_problem = f"{url} is unreachable: {reason}"
-        except ValueError as exc:
-            last_problem = f"invalid URL {url!r}: {exc}"
-            break
     tries = "" if attempts == 1 else f" (after {attempts} attempts)"
     raise SourceError(last_problem + tries)
 

@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import base64
+import http.server
+import threading
 import time
 
 import pytest
@@ -237,3 +239,119 @@ def test_tls_is_verified_by_default_and_a_ca_path_makes_it_pass(tls_server):
     assert isinstance(refused, SourceError) and refused.outcome == "error"
     assert "certificate" in refused.message.lower() or "tls" in refused.message.lower()
     assert scrape(url, HttpSettings(timeout=2, retries=0, ca_path=cert)).samples["memory_usage_bytes"]
+
+
+class TrickleServer:
+    """A real HTTP server on 127.0.0.1 that sends its status line and headers at once (Content-Length
+    announcing the whole body), then the body one byte every `interval` seconds."""
+
+    def __init__(self, body=b"x" * 40, interval=0.3):
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(outer.body)))
+                self.end_headers()
+                self.wfile.flush()
+                try:
+                    for index in range(len(outer.body)):
+                        self.wfile.write(outer.body[index:index + 1])
+                        self.wfile.flush()
+                        time.sleep(outer.interval)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.body, self.interval = body, interval
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def url(self):
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/metrics"
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def trickle_server():
+    instance = TrickleServer()
+    yield instance
+    instance.close()
+
+
+def one_byte_every(interval, seconds):
+    def answer(handler):
+        def trickle():
+            for _dummy in range(int(seconds / interval)):
+                yield b"#"
+                time.sleep(interval)
+        return trickle()
+    return answer
+
+
+def test_timeout_bounds_a_body_that_trickles_in_with_a_length(trickle_server):
+    started = time.monotonic()
+    result = scrape_or_error(trickle_server.url(), HttpSettings(timeout=1, retries=0))
+    elapsed = time.monotonic() - started
+    assert isinstance(result, SourceError) and result.outcome == "error"
+    assert result.message == f"{trickle_server.url()} did not finish within timeout 1 s"
+    assert elapsed < 1.5
+
+
+def test_timeout_bounds_a_chunked_body_that_trickles_in(server):
+    server.serve("/metrics", one_byte_every(0.3, 10))
+    started = time.monotonic()
+    result = scrape_or_error(server.url(), HttpSettings(timeout=1, retries=0))
+    assert isinstance(result, SourceError) and "did not finish within timeout 1 s" in result.message
+    assert time.monotonic() - started < 1.5
+
+
+def test_each_attempt_has_a_deadline_of_its_own(server):
+    server.serve("/metrics", one_byte_every(0.3, 10))
+    started = time.monotonic()
+    result = scrape_or_error(server.url(), HttpSettings(timeout=0.7, retries=1, retry_delay=0.1))
+    elapsed = time.monotonic() - started
+    assert result.message == f"{server.url()} did not finish within timeout 0.7 s (after 2 attempts)"
+    assert len(server.requests) == 2 and 1.4 < elapsed < 2.2
+
+
+def test_a_body_that_trickles_in_within_the_timeout_is_read(server):
+    def answer(handler):
+        def trickle():
+            for line in METRICS.splitlines(keepends=True):
+                time.sleep(0.2)
+                yield line.encode()
+        return trickle()
+
+    server.serve("/metrics", answer)
+    assert scrape(server.url(), HttpSettings(timeout=3, retries=0)).samples["memory_usage_bytes"] == [({}, 42.0)]
+
+
+def test_a_tls_verification_failure_is_named_and_not_retried(tls_server):
+    server, _cert = tls_server
+    server.serve("/metrics", METRICS)
+    url = server.url().replace("http://", "https://")
+    started = time.monotonic()
+    refused = scrape_or_error(url, HttpSettings(timeout=2, retries=2, retry_delay=1))
+    assert isinstance(refused, SourceError) and refused.outcome == "error"
+    assert refused.message.startswith(f"TLS verification of {url} failed: certificate verify failed")
+    assert refused.message.endswith("(set ca_path, or validate_certs: false)")
+    assert "unreachable" not in refused.message and "attempts" not in refused.message
+    assert time.monotonic() - started < 1
+    assert scrape(url, HttpSettings(timeout=2, retries=0, validate_certs=False)).samples["memory_usage_bytes"]
+
+
+def test_a_tls_verification_failure_of_prometheus_is_named(tls_server):
+    server, _cert = tls_server
+    server.serve("/api/v1/query", vector(1), content_type="application/json")
+    base = server.url("").replace("http://", "https://")
+    with pytest.raises(SourceError, match=r"^TLS verification of https://127\.0\.0\.1:\d+/api/v1/query\?query=up "):
+        PrometheusClient(base, HttpSettings(timeout=2, retries=3, retry_delay=1)).instant("up")
+
