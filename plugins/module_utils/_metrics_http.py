@@ -299,53 +299,227 @@ def scrape_all(urls, settings, wanted=None, *, role="production"):
     return Snapshot.merge(snapshots)
 
 
+# The shapes of the Prometheus HTTP API's answers, as its documentation gives them
+# (https://prometheus.io/docs/prometheus/latest/querying/api/). Everything a server answers is checked
+# against them before anything reads it, so an odd answer is a SourceError naming the URL and the
+# place, never an exception from deep inside the judge.
+
+RESULT_TYPES = ("vector", "scalar", "matrix", "string")
+ALERT_STATES = ("firing", "pending", "inactive")
+
+
+def _kind(value):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _shown(value):
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class _Shape:
+    """Checks one answer; every problem is a SourceError "<where>: <path> <what is wrong>"."""
+
+    def __init__(self, where):
+        self.where = where
+
+    def problem(self, path, what):
+        return SourceError(f"{self.where}: {path} {what}")
+
+    def object(self, value, path):
+        if not isinstance(value, dict):
+            raise self.problem(path, f"is {_kind(value)}, not an object")
+        return value
+
+    def list(self, value, path):
+        if not isinstance(value, list):
+            raise self.problem(path, f"is {_kind(value)}, not a list")
+        return value
+
+    def string(self, value, path):
+        if not isinstance(value, str):
+            raise self.problem(path, f"is {_kind(value)}, not a string")
+        return value
+
+    def strings(self, value, path):
+        for index, item in enumerate(self.list(value, path)):
+            self.string(item, f"{path}[{index}]")
+
+    def labels(self, value, path):
+        for name, label in self.object(value, path).items():
+            if not isinstance(label, str):
+                raise self.problem(f"{path}[{name!r}]", f"is {_kind(label)}, not a string")
+
+    def pair(self, value, path, what):
+        """[<unix time>, <what>]: the first item checked here, the second returned to check."""
+        if not isinstance(value, list) or len(value) != 2:
+            shape = f"a list of {len(value)}" if isinstance(value, list) else _kind(value)
+            raise self.problem(path, f"is {shape}, not a [time, {what}] pair")
+        stamp = value[0]
+        if isinstance(stamp, bool) or not isinstance(stamp, (int, float)):
+            raise self.problem(f"{path}[0]", f"is {_kind(stamp)}, not a time (a number)")
+        return value[1]
+
+    def sample(self, value, path):
+        """[<unix time>, "<number>"]; NaN, +Inf and -Inf are numbers here."""
+        number = self.pair(value, path, '"value"')
+        if not isinstance(number, str):
+            raise self.problem(f"{path}[1]",
+                               f"is {_kind(number)}, not a string (the API sends sample values as strings)")
+        try:
+            float(number)
+        except ValueError:
+            raise self.problem(f"{path}[1]", f"is {_shown(number)}, not a number") from None
+
+    def series(self, item, path, matrix):
+        self.object(item, path)
+        if "metric" not in item:
+            raise self.problem(path, "has no metric")
+        self.labels(item["metric"], f"{path}.metric")
+        if matrix:
+            if "values" not in item and "histograms" not in item:
+                raise self.problem(path, "has no values")
+            for index, sample in enumerate(self.list(item.get("values", []), f"{path}.values")):
+                self.sample(sample, f"{path}.values[{index}]")
+            for index, pair in enumerate(self.list(item.get("histograms", []), f"{path}.histograms")):
+                self.object(self.pair(pair, f"{path}.histograms[{index}]", "histogram"),
+                            f"{path}.histograms[{index}][1]")
+        elif "value" in item:
+            if "histogram" in item:
+                raise self.problem(path, "has both a value and a histogram")
+            self.sample(item["value"], f"{path}.value")
+        elif "histogram" in item:
+            self.object(self.pair(item["histogram"], f"{path}.histogram", "histogram"), f"{path}.histogram[1]")
+        else:
+            raise self.problem(path, "has no value")
+
+    def result(self, result_type, result, path="data.result"):
+        if result_type in ("vector", "matrix"):
+            for index, item in enumerate(self.list(result, path)):
+                self.series(item, f"{path}[{index}]", matrix=result_type == "matrix")
+        elif result_type == "scalar":
+            self.sample(result, path)
+        elif result_type == "string":
+            self.string(self.pair(result, path, '"string"'), f"{path}[1]")
+        else:
+            raise self.problem("data.resultType", f"is {_shown(result_type)}, not one of {', '.join(RESULT_TYPES)}")
+
+    def alert(self, alert, path):
+        self.object(alert, path)
+        for key in ("labels", "state"):
+            if key not in alert:
+                raise self.problem(path, f"has no {key}")
+        self.labels(alert["labels"], f"{path}.labels")
+        state = alert["state"]
+        if not isinstance(state, str) or state not in ALERT_STATES:
+            raise self.problem(f"{path}.state", f"is {_shown(state)}, not one of {', '.join(ALERT_STATES)}")
+        # Prometheus always sends these, but the judge does not read them: checked when present.
+        if "annotations" in alert:
+            self.labels(alert["annotations"], f"{path}.annotations")
+        for key in ("activeAt", "keepFiringSince", "value"):
+            if key in alert:
+                self.string(alert[key], f"{path}.{key}")
+
+
+def validate_prometheus_answer(document, where, endpoint, http_status=200):
+    """Check a decoded Prometheus API answer against the documented shape; return what it holds.
+
+    endpoint is "query" (returns (resultType, result): a vector, scalar, matrix or string),
+    "query_range" (returns ("matrix", result)) or "alerts" (returns the list of alerts). where
+    names the answer in messages (the URL without its query). Raises SourceError, and nothing
+    else, for an error answer or anything not in the documented shape; the structures returned
+    are the document's own, unchanged.
+    """
+    shape = _Shape(where)
+    if not isinstance(document, dict) or "status" not in document:
+        raise SourceError(f"{where} answered JSON without a status: not the Prometheus API")
+    status = document["status"]
+    for key in ("warnings", "infos"):
+        if key in document and document[key] is not None:
+            shape.strings(document[key], key)
+    if status == "error":
+        error_type = document.get("errorType")
+        error = document.get("error")
+        raise SourceError(
+            "Prometheus rejected the request to {} (HTTP {}, {}): {}".format(
+                where, http_status, error_type if isinstance(error_type, str) else "error",
+                error if isinstance(error, str) else "no message"))
+    if status != "success":
+        raise shape.problem("status", f"is {_shown(status)}, not success or error")
+    if not 200 <= http_status < 300:
+        raise SourceError(f"{where} answered HTTP {http_status} with status success: not the Prometheus API")
+    if "data" not in document:
+        raise shape.problem("data", "is missing")
+    data = shape.object(document["data"], "data")
+    if endpoint == "alerts":
+        if "alerts" not in data:
+            raise shape.problem("data.alerts", "is missing")
+        alerts = shape.list(data["alerts"], "data.alerts")
+        for index, alert in enumerate(alerts):
+            shape.alert(alert, f"data.alerts[{index}]")
+        return alerts
+    for key in ("resultType", "result"):
+        if key not in data:
+            raise shape.problem(f"data.{key}", "is missing")
+    result_type = data["resultType"]
+    if endpoint == "query_range" and result_type != "matrix":
+        raise shape.problem("data.resultType", f"is {_shown(result_type)}; a range query answers a matrix")
+    shape.result(result_type, data["result"])
+    return result_type, data["result"]
+
+
 class PrometheusClient:
-    """The Prometheus HTTP API (/api/v1/query, /api/v1/query_range, /api/v1/alerts)."""
+    """The Prometheus HTTP API (/api/v1/query, /api/v1/query_range, /api/v1/alerts).
+
+    Every answer is checked against the shape the API documents (validate_prometheus_answer):
+    the methods return only checked structures and raise only SourceError.
+    """
 
     def __init__(self, base_url, settings):
         self.base_url = base_url.rstrip("/")
         self.settings = settings
 
-    def _call(self, path, params=None):
-        url = self.base_url + path
-        if params:
-            url += "?" + urlencode(params)
+    def _call(self, path, endpoint, params=None):
+        where = self.base_url + path
+        url = where + ("?" + urlencode(params) if params else "")
         response = http_request(url, self.settings, headers={"Accept": "application/json"},
                                 accept_statuses=(400, 422))
         try:
             document = json.loads(response.text())
-        except ValueError:
+        except (ValueError, RecursionError):
             raise SourceError(
-                f"{self.base_url + path} answered HTTP {response.status} with something other than JSON "
+                f"{where} answered HTTP {response.status} with something other than JSON "
                 f"({response.text()[:80]!r}...): is prometheus_url the Prometheus server's base URL?"
             ) from None
-        if not isinstance(document, dict) or "status" not in document:
-            raise SourceError("%s answered JSON without a status: not the Prometheus API" % (self.base_url + path))
-        if document["status"] != "success":
-            raise SourceError(
-                f"Prometheus rejected the request (HTTP {response.status}, {document.get('errorType', 'error')}): "
-                f"{document.get('error', 'no message')}"
-            )
-        return document.get("data")
+        return validate_prometheus_answer(document, where, endpoint, response.status)
 
     def instant(self, query, at=None):
+        """(resultType, result) of an instant query: a vector, scalar, matrix or string as the API gives it."""
         params = {"query": query}
         if at is not None:
             params["time"] = str(at)
-        data = self._call("/api/v1/query", params)
-        return data.get("resultType"), data.get("result")
+        return self._call("/api/v1/query", "query", params)
 
     def range(self, query, start, end, step):
-        data = self._call("/api/v1/query_range",
+        """("matrix", result) of a range query."""
+        return self._call("/api/v1/query_range", "query_range",
                           {"query": query, "start": str(start), "end": str(end), "step": str(step)})
-        return data.get("resultType"), data.get("result")
 
     def alerts(self):
-        data = self._call("/api/v1/alerts")
-        alerts = data.get("alerts") if isinstance(data, dict) else None
-        if not isinstance(alerts, list):
-            raise SourceError(f"Prometheus {self.base_url}/api/v1/alerts answered without an alerts list")
-        return alerts
+        """The active alerts: objects with labels and state (firing, pending or inactive), at least."""
+        return self._call("/api/v1/alerts", "alerts")
 
 
 def _labels_text(metric):
@@ -353,7 +527,8 @@ def _labels_text(metric):
 
 
 def single_value(result_type, result, query):
-    """The one number a criterion's query must return; SourceError (`no_data`/`error`) otherwise."""
+    """The one number a criterion's query must return; SourceError (`no_data`/`error`) otherwise, and nothing else."""
+    _Shape(f"query {query!r}").result(result_type, result, path="result")
     if result_type == "scalar":
         raw = result[1]
     elif result_type == "vector":
@@ -362,15 +537,15 @@ def single_value(result_type, result, query):
                 f"query {query!r} returned an empty vector (a misnamed metric, a label that matches nothing, or no "
                 "samples yet)", OUTCOME_NO_DATA)
         if len(result) > 1:
-            shown = ", ".join(_labels_text(item.get("metric")) for item in result[:5])
+            shown = ", ".join(_labels_text(item["metric"]) for item in result[:5])
             raise SourceError(
                 f"query {query!r} returned {len(result)} series where one was expected "
                 f"({shown}{', ...' if len(result) > 5 else ''}): aggregate it, e.g. with sum()")
+        if "value" not in result[0]:
+            raise SourceError(
+                f"query {query!r} returned a native histogram {_labels_text(result[0]['metric'])}, not a number: "
+                "take one from it, e.g. with histogram_quantile(), histogram_count() or histogram_sum()")
         raw = result[0]["value"][1]
     else:
         raise SourceError(f"query {query!r} returned a {result_type}; a criterion needs an instant vector or a scalar")
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise SourceError(f"query {query!r} returned {raw!r}, not a number") from None
-    return check_finite(value, f"the result of query {query!r}")
+    return check_finite(float(raw), f"the result of query {query!r}")

@@ -15,7 +15,10 @@ description:
   - By default an empty result fails the task (O(require=nonempty)), because an empty vector is what a
     misnamed metric or a label that matches nothing returns, and it must not pass for a zero.
   - A PromQL syntax error (Prometheus answers HTTP 400 with C(bad_data)), an unreachable server, an
-    HTTP 5xx answer or a non-JSON answer fail the task with a message naming the cause.
+    HTTP 5xx answer, a non-JSON answer or an answer not in the shape the Prometheus HTTP API documents
+    (for example a series without its value) fail the task with a message naming the cause.
+  - O(require=single) needs a number, so a series holding a native histogram fails it (take a number from the
+    histogram in the query, for example with C(histogram_quantile) or C(histogram_count)).
 author:
   - Hyper-Bun Operations Team (@hyperbun)
 extends_documentation_fragment:
@@ -117,7 +120,7 @@ result:
   type: raw
   sample: [{"metric": {"instance": "127.0.0.1:3001"}, "value": [1764153600.5, "0.0042"]}]
 series_count:
-  description: Number of series in the result (1 for a scalar).
+  description: Number of series in the result (1 for a scalar or a string).
   returned: always
   type: int
   sample: 1
@@ -181,9 +184,11 @@ def main():
     except SourceError as exc:
         module.fail_json(msg=exc.message, outcome=exc.outcome)
 
-    series_count = 1 if result_type == "scalar" else len(result or [])
+    # The client returns only answers in the documented shape: a scalar or a string is one
+    # [time, "value"] pair, a vector or a matrix a list of series.
+    series_count = 1 if result_type in ("scalar", "string") else len(result)
     output = dict(changed=False, result_type=result_type, result=result, series_count=series_count)
-    single = result_type == "scalar" or (result_type == "vector" and series_count == 1)
+    single = result_type in ("scalar", "string") or (result_type == "vector" and series_count == 1)
     if single:
         try:
             output["value"] = single_value(result_type, result, params["query"])

@@ -355,3 +355,154 @@ def test_a_tls_verification_failure_of_prometheus_is_named(tls_server):
     with pytest.raises(SourceError, match=r"^TLS verification of https://127\.0\.0\.1:\d+/api/v1/query\?query=up "):
         PrometheusClient(base, HttpSettings(timeout=2, retries=3, retry_delay=1)).instant("up")
 
+
+WELL_FORMED_ALERT = {"labels": {"alertname": "A", "severity": "critical"}, "annotations": {}, "state": "firing",
+                     "activeAt": "2025-11-26T10:00:00Z", "value": "1e+00"}
+
+
+def success(data):
+    return {"status": "success", "data": data}
+
+
+def one_series(item):
+    return success({"resultType": "vector", "result": [item]})
+
+
+@pytest.mark.parametrize("document, words", [
+    ({"status": "success"}, "data is missing"),
+    (success(None), "data is null, not an object"),
+    (success({"result": []}), "data.resultType is missing"),
+    (success({"resultType": "vector"}), "data.result is missing"),
+    (success({"resultType": "vector", "result": {}}), "data.result is an object, not a list"),
+    (success({"resultType": "histogram", "result": []}), "data.resultType is 'histogram', not one of vector, scalar"),
+    (one_series({"metric": {}}), "data.result[0] has no value"),
+    (one_series({"value": [1, "1"]}), "data.result[0] has no metric"),
+    (one_series(["up", 1]), "data.result[0] is a list, not an object"),
+    (one_series({"metric": {"job": 1}, "value": [1, "1"]}), "data.result[0].metric['job'] is a number, not a string"),
+    (one_series({"metric": {}, "value": "1"}), 'data.result[0].value is a string, not a [time, "value"] pair'),
+    (one_series({"metric": {}, "value": [1]}), 'data.result[0].value is a list of 1, not a [time, "value"] pair'),
+    (one_series({"metric": {}, "value": ["now", "1"]}), "data.result[0].value[0] is a string, not a time"),
+    (one_series({"metric": {}, "value": [True, "1"]}), "data.result[0].value[0] is a boolean, not a time"),
+    (one_series({"metric": {}, "value": [1, 1]}), "data.result[0].value[1] is a number, not a string"),
+    (one_series({"metric": {}, "value": [1, "12 ms"]}), "data.result[0].value[1] is '12 ms', not a number"),
+    (one_series({"metric": {}, "value": [1, "1"], "histogram": [1, {}]}), "has both a value and a histogram"),
+    (success({"resultType": "scalar", "result": "7"}), "data.result is a string, not a [time"),
+    (success({"resultType": "scalar", "result": [1, None]}), "data.result[1] is null, not a string"),
+    (success({"resultType": "string", "result": [1, 2]}), "data.result[1] is a number, not a string"),
+    (success({"resultType": "matrix", "result": [{"metric": {}}]}), "data.result[0] has no values"),
+    (success({"resultType": "matrix", "result": [{"metric": {}, "values": [[1, "1"], [2]]}]}),
+     "data.result[0].values[1] is a list of 1, not a [time"),
+    ({"status": "ok", "data": {}}, "status is 'ok', not success or error"),
+    ({"status": "success", "data": {"resultType": "vector", "result": []}, "warnings": "slow"},
+     "warnings is a string, not a list"),
+])
+def test_an_answer_not_in_the_documented_shape_is_an_error_naming_the_place(server, document, words):
+    server.serve("/api/v1/query", document, content_type="application/json")
+    with pytest.raises(SourceError) as caught:
+        PrometheusClient(server.url(""), FAST).instant("q")
+    assert caught.value.outcome == "error"
+    assert caught.value.message.startswith(server.url("/api/v1/query") + ": ")
+    assert words in caught.value.message
+
+
+def test_a_series_without_value_is_reported_as_such(server):
+    server.serve("/api/v1/query", one_series({"metric": {"job": "api"}}), content_type="application/json")
+    with pytest.raises(SourceError) as caught:
+        PrometheusClient(server.url(""), FAST).instant("q")
+    assert caught.value.message == server.url("/api/v1/query") + ": data.result[0] has no value"
+
+
+@pytest.mark.parametrize("document, words", [
+    ({"status": "success"}, "data is missing"),
+    (success({}), "data.alerts is missing"),
+    (success({"alerts": None}), "data.alerts is null, not a list"),
+    (success({"alerts": ["CanaryHighErrorRate"]}), "data.alerts[0] is a string, not an object"),
+    (success({"alerts": [{"labels": {"alertname": "A"}}]}), "data.alerts[0] has no state"),
+    (success({"alerts": [{"state": "firing"}]}), "data.alerts[0] has no labels"),
+    (success({"alerts": [dict(WELL_FORMED_ALERT, labels=None)]}), "data.alerts[0].labels is null, not an object"),
+    (success({"alerts": [dict(WELL_FORMED_ALERT, state="resolved")]}),
+     "data.alerts[0].state is 'resolved', not one of firing, pending, inactive"),
+    (success({"alerts": [dict(WELL_FORMED_ALERT, annotations={"summary": 3})]}),
+     "data.alerts[0].annotations['summary'] is a number, not a string"),
+    (success({"alerts": [dict(WELL_FORMED_ALERT, activeAt=1764153600)]}),
+     "data.alerts[0].activeAt is a number, not a string"),
+    (success({"alerts": [dict(WELL_FORMED_ALERT, value=1)]}), "data.alerts[0].value is a number, not a string"),
+])
+def test_an_alerts_answer_not_in_the_documented_shape_is_an_error(server, document, words):
+    server.serve("/api/v1/alerts", document, content_type="application/json")
+    with pytest.raises(SourceError) as caught:
+        PrometheusClient(server.url(""), FAST).alerts()
+    assert caught.value.outcome == "error"
+    assert caught.value.message.startswith(server.url("/api/v1/alerts") + ": ") and words in caught.value.message
+
+
+def test_a_well_formed_alerts_answer_is_returned_as_it_came(server):
+    alerts = [WELL_FORMED_ALERT, {"labels": {}, "state": "pending"}]
+    server.serve("/api/v1/alerts", success({"alerts": alerts}), content_type="application/json")
+    assert PrometheusClient(server.url(""), FAST).alerts() == alerts
+
+
+def test_a_range_query_must_answer_a_matrix(server):
+    server.serve("/api/v1/query_range", vector(1), content_type="application/json")
+    with pytest.raises(SourceError, match=r"data.resultType is 'vector'; a range query answers a matrix"):
+        PrometheusClient(server.url(""), FAST).range("q", 1, 2, "1s")
+
+
+def test_json_nested_too_deep_is_not_json_to_us(server):
+    server.serve("/api/v1/query", "[" * 200000, content_type="application/json")
+    with pytest.raises(SourceError, match="something other than JSON"):
+        PrometheusClient(server.url(""), FAST).instant("q")
+
+
+def test_status_error_without_its_fields_is_still_a_rejection(server):
+    server.serve("/api/v1/query", {"status": "error", "error": ["not", "a", "string"]}, status=422,
+                 content_type="application/json")
+    with pytest.raises(SourceError, match=r"rejected the request to .*/api/v1/query \(HTTP 422, error\): no message"):
+        PrometheusClient(server.url(""), FAST).instant("q")
+
+
+def test_an_odd_answer_is_an_error_outcome_of_the_criterion_not_a_crash(server):
+    server.serve("/api/v1/query", {"status": "success"}, content_type="application/json")
+    server.serve("/api/v1/alerts", success({"alerts": ["firing"]}), content_type="application/json")
+    criteria = build_criteria([{"name": "q", "query": "up", "threshold": 1}, {"name": "critical_alerts"}],
+                              use_defaults=True)
+    criteria = [c for c in criteria if c.name in ("q", "critical_alerts")]
+    results = {r.criterion.name: r for r in Evaluator(criteria).observe(
+        0, prometheus=PrometheusClient(server.url(""), FAST))}
+    assert results["q"].outcome == "error" and "data is missing" in results["q"].message
+    assert results["critical_alerts"].outcome == "error"
+    assert "data.alerts[0] is a string, not an object" in results["critical_alerts"].message
+
+
+@pytest.mark.parametrize("value, outcome, words", [
+    ("NaN", "no_data", "is NaN"), ("+Inf", "error", "is +Inf"), ("-Inf", "error", "is -Inf"),
+])
+def test_nan_and_infinities_are_numbers_the_judge_decides_about(server, value, outcome, words):
+    scalar = success({"resultType": "scalar", "result": [1764153600, value]})
+    server.serve("/api/v1/query", scalar, content_type="application/json")
+    result_type, result = PrometheusClient(server.url(""), FAST).instant("q")
+    with pytest.raises(SourceError) as caught:
+        single_value(result_type, result, "q")
+    assert (caught.value.outcome, result) == (outcome, [1764153600, value]) and words in caught.value.message
+
+
+def test_a_native_histogram_is_not_a_number(server):
+    item = {"metric": {"job": "api"}, "histogram": [1764153600, {"count": "3", "sum": "1.5", "buckets": []}]}
+    server.serve("/api/v1/query", one_series(item), content_type="application/json")
+    result_type, result = PrometheusClient(server.url(""), FAST).instant("rpc_latency")
+    assert result == [item]
+    with pytest.raises(SourceError) as caught:
+        single_value(result_type, result, "rpc_latency")
+    assert caught.value.outcome == "error"
+    assert "returned a native histogram {job=\"api\"}, not a number" in caught.value.message
+
+
+@pytest.mark.parametrize("result_type, result", [
+    ("vector", [{"metric": {}}]), ("vector", [{}]), ("vector", None), ("vector", [None, None]),
+    ("scalar", None), ("scalar", []), ("scalar", [1, "x"]), ("vector", [{"metric": {}, "value": None}]),
+    (None, None), ("vector", [{"metric": None, "value": [1, "1"]}]),
+])
+def test_single_value_raises_only_source_errors(result_type, result):
+    with pytest.raises(SourceError) as caught:
+        single_value(result_type, result, "q")
+    assert caught.value.outcome == "error"

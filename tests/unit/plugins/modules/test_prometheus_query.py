@@ -89,3 +89,41 @@ def test_token_is_not_returned(server, run_module):
     failed, result = run_module(prometheus_query, args(server, bearer_token="hunter2"))
     assert not failed and "hunter2" not in str(result)
     assert server.requests[0][1]["Authorization"] == "Bearer hunter2"
+
+
+@pytest.mark.parametrize("document, words", [
+    ({"status": "success"}, "/api/v1/query: data is missing"),
+    ({"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}}]}},
+     "/api/v1/query: data.result[0] has no value"),
+    ({"status": "success", "data": {"resultType": "vector", "result": None}}, "data.result is null, not a list"),
+    ({"status": "success", "data": {"resultType": "scalar", "result": None}}, "data.result is null, not a [time"),
+])
+@pytest.mark.parametrize("require", ["any", "single"])
+def test_an_answer_not_in_the_documented_shape_fails_the_task(server, run_module, document, words, require):
+    serve(server, document)
+    failed, result = run_module(prometheus_query, args(server, require=require))
+    assert failed and words in result["msg"] and result["outcome"] == "error"
+
+
+def test_a_range_answer_not_in_the_documented_shape_fails_the_task(server, run_module):
+    serve(server, {"status": "success", "data": {"resultType": "matrix", "result": [{"metric": {}, "values": None}]}},
+          path="/api/v1/query_range")
+    failed, result = run_module(prometheus_query, args(server, query_type="range", start="1764150000"))
+    assert failed and "data.result[0].values is null, not a list" in result["msg"]
+
+
+def test_a_string_result_is_one_value_but_not_a_number(server, run_module):
+    serve(server, {"status": "success", "data": {"resultType": "string", "result": [1764153600, "hello"]}})
+    failed, result = run_module(prometheus_query, args(server))
+    assert not failed and result["series_count"] == 1 and "value" not in result
+    failed, result = run_module(prometheus_query, args(server, require="single"))
+    assert failed and "returned a string" in result["msg"]
+
+
+def test_a_native_histogram_is_returned_but_is_no_single_value(server, run_module):
+    item = {"metric": {"job": "api"}, "histogram": [1764153600, {"count": "3", "sum": "1.5", "buckets": []}]}
+    serve(server, {"status": "success", "data": {"resultType": "vector", "result": [item]}})
+    failed, result = run_module(prometheus_query, args(server))
+    assert not failed and result["result"] == [item] and "value" not in result
+    failed, result = run_module(prometheus_query, args(server, require="single"))
+    assert failed and "native histogram" in result["msg"]
