@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import types
 
 import pytest
 
@@ -90,7 +91,7 @@ def _copy_tree(files, target):
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """(files of the tree, names in the built tarball), the tree salted with a checkout's leftovers."""
+    """The tree's files, and the names (all, and files only) in the tarball built from it salted with leftovers."""
     files = _tree_files()
     tree = tmp_path_factory.mktemp("tree") / "canary"
     _copy_tree(files, tree)
@@ -104,6 +105,7 @@ def built(tmp_path_factory):
         cwd=tree,
         capture_output=True,
         text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     (tarball,) = out.glob("hyperbun-canary-*.tar.gz")
@@ -111,11 +113,11 @@ def built(tmp_path_factory):
         members = archive.getmembers()
     names = {m.name.removeprefix("./").rstrip("/") for m in members}
     file_names = {m.name.removeprefix("./") for m in members if not m.isdir()}
-    return files, names, file_names
+    return types.SimpleNamespace(tree_files=files, names=names, file_names=file_names)
 
 
 def test_top_level_holds_only_what_a_user_needs(built):
-    _, names, _ = built
+    names = built.names
     top = {name.split("/")[0] for name in names}
     assert top == TOP_LEVEL, f"unexpected: {sorted(top - TOP_LEVEL)}, missing: {sorted(TOP_LEVEL - top)}"
 
@@ -126,12 +128,12 @@ DEVELOPMENT_DIRS = ["molecule", "tests", "demo", "scripts", "benchmarks", "test-
 
 @pytest.mark.parametrize("directory", DEVELOPMENT_DIRS)
 def test_no_development_directory(built, directory):
-    _, names, _ = built
+    names = built.names
     assert sorted(name for name in names if name.split("/")[0] == directory) == []
 
 
 def test_no_dotfiles_caches_byte_code_or_pins(built):
-    _, names, _ = built
+    names = built.names
     offending = sorted(
         name
         for name in names
@@ -143,7 +145,7 @@ def test_no_dotfiles_caches_byte_code_or_pins(built):
 
 
 def test_no_incident_reports_of_a_demo_run(built):
-    _, names, _ = built
+    names = built.names
     offending = sorted(
         name for name in names if name.startswith("docs/runbooks/incidents/") and not name.endswith("/README.md")
     )
@@ -151,19 +153,19 @@ def test_no_incident_reports_of_a_demo_run(built):
 
 
 def test_no_empty_directory(built):
-    _, names, file_names = built
+    names, file_names = built.names, built.file_names
     directories = names - file_names
     assert sorted(d for d in directories if not any(name.startswith(d + "/") for name in names)) == []
 
 
 def test_every_file_a_user_needs_is_built_in(built):
-    files, _, file_names = built
+    files, file_names = built.tree_files, built.file_names
     wanted = {rel for rel in files if rel.split("/")[0] in TOP_LEVEL and not rel.startswith(CHECKOUT_ONLY)}
     assert file_names - {"MANIFEST.json", "FILES.json"} == wanted
 
 
 def test_every_role_has_a_readme(built):
-    _, names, _ = built
+    names = built.names
     roles = {name.split("/")[1] for name in names if name.startswith("roles/") and name.count("/") >= 1}
     assert roles
     assert sorted(role for role in roles if f"roles/{role}/README.md" not in names) == []
