@@ -11,7 +11,6 @@ from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import
     Snapshot,
     SourceError,
     check_finite,
-    keep_wanted_lines,
     parse_exposition,
     wanted_names,
 )
@@ -102,16 +101,16 @@ def test_empty_body_is_no_data():
     assert caught.value.outcome == "no_data"
 
 
-def test_filter_keeps_every_family_a_criterion_reads_and_drops_the_others():
+def test_wanted_keeps_the_families_a_criterion_reads_and_still_knows_the_others():
     wanted = wanted_names(["hyperbun_http_requests_total", "graph_build_duration_seconds"])
-    kept = keep_wanted_lines(DEMO, wanted)
-    assert "unrelated_total" not in kept and "memory_usage_bytes" not in kept
     full = parse_exposition(DEMO, "text/plain")
     filtered = parse_exposition(DEMO, "text/plain", wanted=wanted)
     for name in ("hyperbun_http_requests_total", "graph_build_duration_seconds_bucket",
                  "graph_build_duration_seconds_count", "graph_build_duration_seconds_sum"):
         assert filtered.samples[name] == full.samples[name]
-    assert "unrelated_total" not in filtered.samples
+    assert "unrelated_total" not in filtered.samples and "memory_usage_bytes" not in filtered.samples
+    assert filtered.types == full.types
+    assert filtered.has_metric("memory_usage_bytes") and filtered.types["unrelated"] == "counter"
 
 
 def test_nan_is_no_data_and_inf_is_an_error():
@@ -211,3 +210,99 @@ def test_any_text_parses_or_ends_in_a_source_error(text, content_type):
         parse_exposition(text, content_type, source="fuzz")
     except SourceError as exc:
         assert exc.outcome in ("error", "no_data")
+
+
+TYPED = """# TYPE hyperbun_log_errors gauge
+hyperbun_log_errors 3
+# TYPE requests_total counter
+requests_total 10
+# TYPE latency_seconds histogram
+latency_seconds_bucket{le="+Inf"} 2
+latency_seconds_count 2
+latency_seconds_sum 0.5
+# TYPE rpc summary
+rpc_count 1
+# TYPE bare_total untyped
+bare_total 1
+"""
+
+
+def test_types_of_every_family_as_prometheus_client_names_them():
+    snapshot = parse_exposition(TYPED, "text/plain", wanted=wanted_names(["requests_total"]))
+    assert snapshot.types == {"hyperbun_log_errors": "gauge", "requests": "counter", "latency_seconds": "histogram",
+                              "rpc": "summary", "bare_total": "unknown"}
+    assert set(snapshot.families) == set(snapshot.types) and "rpc" in snapshot.families
+    assert "latency_seconds_bucket" not in snapshot.samples  # no criterion reads it
+
+
+@pytest.mark.parametrize("sample_name, expected", [
+    ("requests_total", ("requests", "counter")),
+    ("requests_created", ("requests", "counter")),
+    ("latency_seconds_bucket", ("latency_seconds", "histogram")),
+    ("latency_seconds_count", ("latency_seconds", "histogram")),
+    ("rpc", ("rpc", "summary")),
+    ("rpc_sum", ("rpc", "summary")),
+    ("hyperbun_log_errors", ("hyperbun_log_errors", "gauge")),
+    ("bare_total", ("bare_total", "unknown")),
+    ("hyperbun_log_errors_total", None),
+    ("requests", None),
+    ("latency_seconds", None),
+    ("missing_total", None),
+])
+def test_family_of_a_sample_name(sample_name, expected):
+    assert parse_exposition(TYPED, "text/plain").family_of(sample_name) == expected
+
+
+@pytest.mark.parametrize("sample_name, expected", [
+    ("hyperbun_log_errors_total", ("hyperbun_log_errors", "gauge")),  # "a rate needs a counter"
+    ("requests", ("requests", "counter")),
+    ("latency_seconds", ("latency_seconds", "histogram")),
+    ("latency_seconds_total", ("latency_seconds", "histogram")),
+    ("requests_total", None),  # declared right
+    ("missing_total", None),  # not declared at all
+    ("bare_total", None),
+])
+def test_declared_as_names_the_family_a_sample_name_does_not_fit(sample_name, expected):
+    assert parse_exposition(TYPED, "text/plain").declared_as(sample_name) == expected
+
+
+def test_a_gauge_beside_samples_without_type_is_still_named_by_declared_as():
+    snapshot = parse_exposition("# TYPE x gauge\nx 1\nx_total 2\n", "text/plain")
+    assert snapshot.types == {"x": "gauge", "x_total": "unknown"}
+    assert snapshot.family_of("x_total") == ("x_total", "unknown")
+    assert snapshot.declared_as("x_total") == ("x", "gauge")
+
+
+def test_a_text_counter_declared_with_the_openmetrics_name_keeps_its_x_total_samples():
+    snapshot = parse_exposition('# TYPE x counter\nx_total{a="1"} 2\n', "text/plain")
+    assert snapshot.types == {"x": "counter"} and snapshot.samples == {"x_total": [({"a": "1"}, 2.0)]}
+    assert snapshot.family_of("x_total") == ("x", "counter") and snapshot.declared_as("x_total") is None
+    with pytest.raises(SourceError, match="is negative"):
+        parse_exposition("# TYPE x counter\nx_total -2\n", "text/plain")
+
+
+def test_family_of_the_openmetrics_types():
+    text = ("# TYPE b info\nb_info{v=\"1\"} 1\n# TYPE s stateset\ns{s=\"a\"} 1\n# TYPE q gaugehistogram\n"
+            "q_bucket{le=\"+Inf\"} 1\nq_gcount 1\nq_gsum 1\n# EOF\n")
+    snapshot = parse_exposition(text, OPENMETRICS)
+    assert snapshot.family_of("b_info") == ("b", "info")
+    assert snapshot.family_of("s") == ("s", "stateset")
+    assert [snapshot.family_of(n) for n in ("q_bucket", "q_gcount", "q_gsum")] == [("q", "gaugehistogram")] * 3
+    assert snapshot.family_of("q_count") is None and snapshot.declared_as("q_count") == ("q", "gaugehistogram")
+    assert snapshot.declared_as("b") == ("b", "info")
+
+
+def test_merge_carries_the_types_and_refuses_a_type_that_differs_between_targets():
+    one = parse_exposition("# TYPE c_total counter\nc_total 1\n", "text/plain", source="a")
+    two = parse_exposition("# TYPE c_total counter\nc_total 2\n# TYPE g gauge\ng 1\n", "text/plain", source="b")
+    assert Snapshot.merge([one, two]).types == {"c": "counter", "g": "gauge"}
+    odd = parse_exposition("# TYPE c gauge\nc 2\n", "text/plain", source="http://b/metrics")
+    with pytest.raises(SourceError) as caught:
+        Snapshot.merge([one, odd])
+    assert caught.value.outcome == "error"
+    assert "c is a counter in a but a gauge in http://b/metrics" in caught.value.message
+
+
+def test_a_snapshot_built_from_family_names_knows_them():
+    snapshot = Snapshot({"x_total": [({}, 1.0)]}, {"x"}, "here")
+    assert snapshot.types == {"x": "unknown"} and snapshot.has_metric("x_total") and snapshot.source == "here"
