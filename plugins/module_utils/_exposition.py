@@ -722,13 +722,15 @@ class _Parser:
 def _library_problem(text, before=None):
     """prometheus_client's OpenMetrics parser over the body: None, or (line number, line, what is wrong).
 
-    With `before`, only the lines before that line number are read, and only their problems count.
+    With `before`, only the lines before that line number are read, and what the parser finds wrong
+    once they are all read (the end of a family, or of the body) does not count.
     """
-    where = [0, ""]
+    where = [0, "", False]  # the line being read, its text, whether the lines were cut at `before`
 
     def lines():
         for number, line in enumerate(_lines(text), 1):
-            if before is not None and number > before:
+            if before is not None and number >= before:
+                where[2] = True
                 return
             where[0], where[1] = number, line
             yield line + "\n"
@@ -737,8 +739,8 @@ def _library_problem(text, before=None):
         for _family in _parse_openmetrics_lines(lines()):
             pass
     except Exception as exc:  # the parser raises ValueError and, on some garbage, other types
-        number, line = where
-        if before is not None and number >= before:
+        number, line, cut = where
+        if cut:
             return None
         what = str(exc).strip()
         if line and what.endswith(line):

@@ -283,6 +283,16 @@ def test_invalid_openmetrics_bodies_are_errors_naming_the_first_bad_line(body, l
     _check_refusal(body, OM, line, fragment)
 
 
+@pytest.mark.parametrize("body, line", [
+    # the library refuses line 2 (# HELP without text), this collection's pass line 4 (a series twice)
+    ("a 1\n# HELP b\nb 1\nb 2\n# EOF\n", 2),
+    # this collection's pass refuses line 2, the library line 4
+    ("a 1\na 2\nb 1\n# HELP c\n# EOF\n", 2),
+])
+def test_openmetrics_names_the_first_line_either_check_refuses(body, line):
+    assert f"line {line} " in refused(body, OM).message
+
+
 def test_a_long_bad_line_is_cut_in_the_message():
     line = 'm{a="' + "x" * 500 + '"} not_a_number'
     error = refused(line + "\n", TEXT)
