@@ -6,7 +6,8 @@ import itertools
 import math
 
 import pytest
-from ansible_collections.hyperbun.canary.plugins.module_utils._judge import (
+from ansible_collections.hyperbun.canary.plugins.module_utils._metrics_math import (
+    LineFit,
     counter_increase,
     histogram_quantile,
     least_squares_slope,
@@ -56,6 +57,11 @@ def test_quantile_is_nan_when_prometheus_gives_nan(buckets):
     assert math.isnan(histogram_quantile(0.95, buckets))
 
 
+def test_the_zero_quantile_of_an_empty_lowest_bucket_is_nan_as_in_prometheus():
+    assert math.isnan(histogram_quantile(0, [(0.1, 0), (1.0, 5), (INF, 5)]))
+    assert histogram_quantile(0, [(0.1, 2), (1.0, 5), (INF, 5)]) == 0
+
+
 def test_quantile_of_nan_is_nan():
     assert math.isnan(histogram_quantile(math.nan, POSITIVE))
 
@@ -74,6 +80,7 @@ def test_quantile_is_monotonic_in_q_and_within_the_buckets(bounds, counts, q1, q
         cumulative.append((bound, running))
     assume(running > 0)
     low, high = sorted((q1, q2))
+    assume(low > 0 or cumulative[0][1] > 0)
     a, b = histogram_quantile(low, cumulative), histogram_quantile(high, cumulative)
     assert 0 <= a <= b <= bounds[-1]
 
@@ -111,3 +118,39 @@ def test_slope_sees_a_leak_under_noise_that_one_sample_would_miss():
 def test_slope_is_undefined_without_spread():
     assert least_squares_slope([(5, 1), (5, 2)]) is None
     assert least_squares_slope([(5, 1)]) is None
+
+
+@given(st.floats(min_value=0, max_value=1), st.floats(min_value=-1e-4, max_value=1e-4),
+       st.integers(min_value=2, max_value=3000))
+def test_the_running_fit_agrees_with_the_least_squares_line_over_a_day_of_unix_times(intercept, slope, count):
+    start = 1_764_000_000.0
+    points = [(start + t * 30.0, intercept + slope * t * 30.0 + (0.01 if t % 2 else -0.01)) for t in range(count)]
+    fit = LineFit()
+    for at, value in points:
+        fit.add(at, value)
+    assert fit.slope() == pytest.approx(least_squares_slope(points), rel=1e-6, abs=1e-12)
+    assert fit.span == points[-1][0] - points[0][0]
+
+
+def test_the_running_fit_needs_two_times():
+    fit = LineFit()
+    fit.add(5, 1)
+    assert fit.slope() is None and fit.value_at(10) is None
+    fit.add(5, 2)
+    assert fit.slope() is None
+    fit.add(15, 3)
+    assert fit.slope() == pytest.approx(0.15) and fit.value_at(15) == pytest.approx(3.0)
+
+
+def test_the_slope_error_is_small_for_a_steady_climb_and_large_for_short_noise():
+    steady, noisy = LineFit(), LineFit()
+    for i in range(2880):
+        steady.add(i * 30.0, 0.4 + 0.2 * i / 2879 + (0.005 if i % 2 else -0.005))
+    for i in range(30):
+        noisy.add(i * 60.0, 0.4 + (0.03 if i % 2 else -0.03))
+    assert steady.slope_error() < steady.slope() / 100
+    assert noisy.slope_error() > abs(noisy.slope())
+    two = LineFit()
+    two.add(0, 1)
+    two.add(1, 2)
+    assert two.slope_error() == math.inf
