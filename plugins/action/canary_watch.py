@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import datetime
-import re
 import time
 
 from ansible.errors import AnsibleActionFail
@@ -13,27 +12,17 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 try:
-    from ansible_collections.hyperbun.canary.plugins.module_utils._criteria import (
-        SOURCE_PROMETHEUS,
-        CriteriaError,
-        build_criteria,
-    )
-    from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import wanted_names
-    from ansible_collections.hyperbun.canary.plugins.module_utils._judge import (
-        INCONCLUSIVE,
-        PASS,
-        Evaluator,
-        Policy,
+    from ansible_collections.hyperbun.canary.plugins.module_utils._judge import INCONCLUSIVE, PASS
+    from ansible_collections.hyperbun.canary.plugins.module_utils._judge_params import (
+        POLICY_ARGUMENT_SPEC,
+        Judge,
+        SetupError,
+        argument_spec,
+        parse_duration,
     )
     from ansible_collections.hyperbun.canary.plugins.module_utils._metrics_http import (
-        CONNECTION_ARGUMENT_SPEC,
-        PROMETHEUS_AUTH_ARGUMENT_SPEC,
         PROMETHEUS_AUTH_MUTUALLY_EXCLUSIVE,
         PROMETHEUS_AUTH_REQUIRED_TOGETHER,
-        HttpSettings,
-        PrometheusClient,
-        check_connection_params,
-        scrape_all,
     )
 except ImportError as exc:  # prometheus-client missing on the controller
     IMPORT_ERROR = exc
@@ -41,23 +30,6 @@ else:
     IMPORT_ERROR = None
 
 display = Display()
-
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?$")
-
-
-def parse_duration(value, name):
-    """Seconds from 90, "90", "90s", "5m", "24h", "1h30m" or "2d"."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value).strip())
-        if not match or not any(match.groups()):
-            raise AnsibleActionFail(f"{name} must be a duration such as 90, 90s, 5m, 24h or 1h30m, got {value!r}")
-        days, hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
-        seconds = days * 86400 + hours * 3600 + minutes * 60 + secs
-    if seconds < 0:
-        raise AnsibleActionFail(f"{name} must not be negative, got {value!r}")
-    return seconds
 
 
 def format_left(seconds):
@@ -86,21 +58,11 @@ class ActionModule(ActionBase):
     _requires_connection = False
 
     ARGUMENT_SPEC = dict(
-        metrics_urls=dict(type="list", elements="str", default=[]),
-        baseline_urls=dict(type="list", elements="str", default=[]),
-        prometheus_url=dict(type="str"),
-        criteria=dict(type="raw", default={}),
-        use_default_criteria=dict(type="bool", default=True),
         window=dict(type="raw", default="24h"),
-        interval=dict(type="raw", default=30),
-        no_data_after=dict(type="int", default=3),
-        error_after=dict(type="int", default=3),
-        warning_fail_after=dict(type="int", default=3),
-        success_thresholds=dict(type="bool", default=True),
         dry_run=dict(type="bool", default=False),
         label=dict(type="str", default="canary"),
-        **CONNECTION_ARGUMENT_SPEC,
-        **PROMETHEUS_AUTH_ARGUMENT_SPEC,
+        **POLICY_ARGUMENT_SPEC,
+        **argument_spec(interval_default=30),
     ) if IMPORT_ERROR is None else {}
 
     def run(self, tmp=None, task_vars=None):
@@ -113,48 +75,24 @@ class ActionModule(ActionBase):
             mutually_exclusive=PROMETHEUS_AUTH_MUTUALLY_EXCLUSIVE,
             required_together=PROMETHEUS_AUTH_REQUIRED_TOGETHER,
         )
-        window = parse_duration(args["window"], "window")
-        interval = parse_duration(args["interval"], "interval")
-        if interval < 1:
-            raise AnsibleActionFail(f"interval must be at least 1 second, got {args['interval']!r}")
-        problem = check_connection_params(args)
-        if problem:
-            raise AnsibleActionFail(problem)
         try:
-            criteria = build_criteria(args["criteria"] or None, args["use_default_criteria"])
-            policy = Policy(args["warning_fail_after"], args["no_data_after"], args["error_after"])
-        except (CriteriaError, ValueError) as exc:
-            raise AnsibleActionFail(f"invalid criteria: {exc}") from exc
-        if not criteria:
-            raise AnsibleActionFail("no criteria to judge: a window with nothing to measure never passes")
-        from_prometheus = [c.name for c in criteria if c.source == SOURCE_PROMETHEUS]
-        from_scrape = [c.name for c in criteria if c.source != SOURCE_PROMETHEUS]
-        if from_prometheus and not args["prometheus_url"]:
-            raise AnsibleActionFail(
-                f"criteria {', '.join(from_prometheus)} read Prometheus but prometheus_url is not set")
-        if from_scrape and not args["metrics_urls"]:
-            raise AnsibleActionFail(
-                f"criteria {', '.join(from_scrape)} read the canary's /metrics but metrics_urls is empty")
-
-        settings = HttpSettings.from_params(args, with_auth=True)
-        prometheus = PrometheusClient(args["prometheus_url"], settings) if args["prometheus_url"] else None
-        scrape_settings = settings.without_auth()
-        evaluator = Evaluator(criteria, policy=policy, baseline=bool(args["baseline_urls"]))
-        wanted = wanted_names(evaluator.metric_names())
+            window = parse_duration(args["window"], "window")
+            judge = Judge.from_params(args, minimum_interval=1)
+        except SetupError as exc:
+            raise AnsibleActionFail(str(exc)) from None
+        evaluator = judge.evaluator
+        interval = judge.interval
 
         started = time.time()
         deadline = started + window
         breach_at = None
         sample = 0
-        display.display(f"[{args['label']}] watching {len(criteria)} criteria for {format_left(window)}, "
+        display.display(f"[{args['label']}] watching {len(judge.criteria)} criteria for {format_left(window)}, "
                         f"a sample every {interval:g}s")
         while True:
             sample += 1
             now = time.time()
-            canary = scrape_all(args["metrics_urls"], scrape_settings, wanted) if from_scrape else None
-            baseline = (scrape_all(args["baseline_urls"], scrape_settings, wanted)
-                        if from_scrape and args["baseline_urls"] else None)
-            results = evaluator.observe(now, canary, baseline, prometheus)
+            results = judge.observe(now)
             decision = evaluator.decision
             display.display("[{}] {} {} left | {} | {}".format(
                 args["label"], utc(now)[11:19], format_left(deadline - now),

@@ -10,18 +10,18 @@ without notice; do not import it from outside the collection.
 from __future__ import annotations
 
 import copy
-import math
 
-from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import Selector, SelectorError
+from ansible_collections.hyperbun.canary.plugins.module_utils._kinds import (
+    KIND_FIELDS,
+    KINDS,
+    SOURCE_PROMETHEUS,
+    SOURCE_SCRAPE,
+    CriteriaError,
+    number,
+)
 
-SOURCE_SCRAPE = "scrape"
-SOURCE_PROMETHEUS = "prometheus"
-
-SCRAPE_KINDS = ("rate_ratio", "value", "value_ratio", "quantile", "slope", "duration")
-PROMETHEUS_KINDS = ("query", "alerts")
 COMPARISONS = (">", ">=", "<", "<=", "==", "!=")
 SEVERITIES = ("critical", "warning")
-AGGREGATES = ("single", "sum", "max", "min", "avg")
 
 # A value is computed in base units (a fraction, seconds, bytes, per second) and multiplied by
 # its unit's scale, so thresholds are written the way the guide writes them (1 %, 5 ms).
@@ -59,11 +59,11 @@ DEFAULT_CRITERIA = (
     ),
     dict(
         name="memory_growth",
-        description="memory growth (least-squares slope of usage over limit) over the window",
-        source=SOURCE_SCRAPE, kind="slope",
-        numerator=["memory_usage_bytes"], denominator=["memory_limit_bytes"],
-        unit="percent_per_hour", comparison=">", threshold=5.0, severity="warning",
-        min_samples=10, range=None,
+        description="memory usage projected a week ahead along its least-squares line over the window (the leak)",
+        source=SOURCE_SCRAPE, kind="projection",
+        numerator=["memory_usage_bytes"], denominator=["memory_limit_bytes"], horizon=7 * 86400,
+        unit="percent", comparison=">", threshold=100.0, severity="warning",
+        min_samples=10,
     ),
     dict(
         name="rate_limit_rejections",
@@ -72,7 +72,7 @@ DEFAULT_CRITERIA = (
         numerator=["rate_limit_rejected_total"],
         denominator=["rate_limit_rejected_total", "rate_limit_allowed_total"],
         unit="percent", comparison=">", threshold=10.0, success_threshold=1.0,
-        severity="warning", min_requests=100, range=300,
+        severity="warning", min_requests=100, range=300, share=True,
         baseline=dict(max_increase=1.0),
     ),
     dict(
@@ -97,7 +97,7 @@ DEFAULT_CRITERIA = (
         name="query_timeout_rate",
         description="timed-out queries as a share of all queries",
         source=SOURCE_SCRAPE, kind="rate_ratio",
-        numerator=["query_timeouts_total"], denominator=["queries_total"],
+        numerator=["query_timeouts_total"], denominator=["queries_total"], share=True,
         unit="percent", comparison=">", threshold=0.1, severity="warning",
         min_requests=1000, range=300,
         baseline=dict(max_increase=0.05),
@@ -111,50 +111,19 @@ DEFAULT_CRITERIA = (
     ),
 )
 
-_FIELDS = {
-    "name", "description", "enabled", "source", "kind", "numerator", "denominator", "metric", "quantile",
-    "query", "baseline_query", "alert_matchers", "unit", "scale", "comparison", "threshold",
-    "success_threshold", "severity", "min_requests", "min_samples", "range", "aggregate", "baseline",
+_COMMON_FIELDS = {
+    "name", "description", "enabled", "source", "kind", "unit", "scale", "comparison", "threshold",
+    "success_threshold", "severity", "baseline",
 }
+_FIELDS = _COMMON_FIELDS | KIND_FIELDS
 _BASELINE_FIELDS = {"max_increase", "max_increase_percent"}
 
 
-class CriteriaError(ValueError):
-    """An argument error in a criterion: reported before any request is made."""
-
-
-def _number(criterion, field, value, allow_none=True):
-    if value is None:
-        if allow_none:
-            return None
-        raise CriteriaError(f"criterion {criterion!r}: {field} is required")
-    if isinstance(value, bool):
-        raise CriteriaError(f"criterion {criterion!r}: {field} must be a number, got {value!r}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise CriteriaError(f"criterion {criterion!r}: {field} must be a number, got {value!r}") from None
-    if math.isnan(number) or math.isinf(number):
-        raise CriteriaError(f"criterion {criterion!r}: {field} must be a finite number, got {value!r}")
-    return number
-
-
-def _selectors(criterion, field, value, required):
-    if value is None or value == []:
-        if required:
-            raise CriteriaError(f"criterion {criterion!r}: {field} is required for this kind")
-        return []
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple)):
-        raise CriteriaError(f"criterion {criterion!r}: {field} must be a selector or a list of selectors")
-    try:
-        return [Selector(item) for item in items]
-    except SelectorError as exc:
-        raise CriteriaError(f"criterion {criterion!r}: {field}: {exc}") from None
-
-
 class Criterion:
-    """One validated criterion. Build with Criterion.from_dict(); raises CriteriaError."""
+    """One validated criterion: the fields every criterion has, and its kind (see _kinds.py).
+
+    Build with Criterion.from_dict(); raises CriteriaError.
+    """
 
     @classmethod
     def from_dict(cls, spec):
@@ -177,7 +146,7 @@ class Criterion:
         self.source = spec.get("source") or (SOURCE_PROMETHEUS if spec.get("query") else SOURCE_SCRAPE)
         if self.source not in (SOURCE_SCRAPE, SOURCE_PROMETHEUS):
             raise CriteriaError(f"criterion {name!r}: unknown source {self.source!r} (use scrape or prometheus)")
-        kinds = SCRAPE_KINDS if self.source == SOURCE_SCRAPE else PROMETHEUS_KINDS
+        kinds = sorted(kind for kind, impl in KINDS.items() if impl.source == self.source)
         self.kind = spec.get("kind") or ("query" if self.source == SOURCE_PROMETHEUS else None)
         if self.kind not in kinds:
             raise CriteriaError(
@@ -192,9 +161,9 @@ class Criterion:
         if self.unit not in UNIT_SCALES:
             raise CriteriaError(f"criterion {name!r}: unknown unit {self.unit!r} (use one of {', '.join(UNIT_SCALES)})")
         default_scale = UNIT_SCALES[self.unit] if self.source == SOURCE_SCRAPE else 1.0
-        self.scale = _number(name, "scale", spec.get("scale")) or default_scale
-        self.threshold = _number(name, "threshold", spec.get("threshold"), allow_none=False)
-        self.success_threshold = _number(name, "success_threshold", spec.get("success_threshold"))
+        self.scale = number(name, "scale", spec.get("scale")) or default_scale
+        self.threshold = number(name, "threshold", spec.get("threshold"), allow_none=False)
+        self.success_threshold = number(name, "success_threshold", spec.get("success_threshold"))
         if self.success_threshold is not None and self.comparison in ("==", "!="):
             raise CriteriaError(
                 f"criterion {name!r}: success_threshold needs an ordering comparison, not {self.comparison}"
@@ -208,87 +177,30 @@ class Criterion:
         self.severity = spec.get("severity", "critical")
         if self.severity not in SEVERITIES:
             raise CriteriaError(f"criterion {name!r}: unknown severity {self.severity!r} (use critical or warning)")
-        self.min_requests = _number(name, "min_requests", spec.get("min_requests")) or 0.0
-        min_samples = _number(name, "min_samples", spec.get("min_samples"))
-        self.min_samples = int(min_samples) if min_samples is not None else (3 if self.kind == "slope" else 1)
-        self.range = _number(name, "range", spec.get("range"))
-        for field, value in (("min_requests", self.min_requests), ("min_samples", self.min_samples)):
-            if value < 0:
-                raise CriteriaError(f"criterion {name!r}: {field} must be 0 or more, got {value}")
-        if self.range is not None and self.range <= 0:
-            raise CriteriaError(f"criterion {name!r}: range must be a positive number of seconds, got {self.range}")
-        self.aggregate = spec.get("aggregate") or ("max" if self.kind == "duration" else "single")
-        if self.aggregate not in AGGREGATES:
-            raise CriteriaError(
-                f"criterion {name!r}: unknown aggregate {self.aggregate!r} (use one of {', '.join(AGGREGATES)})"
-            )
-        self.quantile = _number(name, "quantile", spec.get("quantile"), allow_none=self.kind != "quantile")
-        if self.kind == "quantile" and not 0 <= self.quantile <= 1:
-            raise CriteriaError(f"criterion {name!r}: quantile must be within 0-1, got {self.quantile}")
-        ratio_kinds = ("rate_ratio", "value_ratio")
-        self.numerator = _selectors(name, "numerator", spec.get("numerator"), self.kind in ratio_kinds)
-        self.denominator = _selectors(name, "denominator", spec.get("denominator"), self.kind in ratio_kinds)
-        metric = spec.get("metric")
-        if self.kind == "slope" and metric is None and self.numerator:
-            self.metric = None
-        else:
-            metrics = _selectors(name, "metric", metric, self.kind in ("value", "quantile", "slope", "duration"))
-            if len(metrics) > 1:
-                raise CriteriaError(f"criterion {name!r}: metric must be one selector")
-            self.metric = metrics[0] if metrics else None
-        if self.kind == "slope" and self.metric is not None:
-            self.numerator = [self.metric]
-        if self.kind == "slope" and not self.numerator:
-            raise CriteriaError(f"criterion {name!r}: a slope needs metric (or numerator)")
-        self.query = spec.get("query")
-        self.baseline_query = spec.get("baseline_query")
-        if self.kind == "query" and not (isinstance(self.query, str) and self.query.strip()):
-            raise CriteriaError(f"criterion {name!r}: a prometheus criterion needs a PromQL query")
-        matchers = spec.get("alert_matchers")
-        self.alert_matchers = dict(matchers) if isinstance(matchers, dict) else {}
-        if matchers is not None and not isinstance(matchers, dict):
-            raise CriteriaError(f"criterion {name!r}: alert_matchers must be a dictionary of label: value")
         baseline = spec.get("baseline") or {}
         if not isinstance(baseline, dict) or set(baseline) - _BASELINE_FIELDS:
             raise CriteriaError(f"criterion {name!r}: baseline takes only {', '.join(sorted(_BASELINE_FIELDS))}")
-        self.max_increase = _number(name, "baseline.max_increase", baseline.get("max_increase"))
-        self.max_increase_percent = _number(name, "baseline.max_increase_percent",
-                                            baseline.get("max_increase_percent"))
+        self.max_increase = number(name, "baseline.max_increase", baseline.get("max_increase"))
+        self.max_increase_percent = number(name, "baseline.max_increase_percent", baseline.get("max_increase_percent"))
         if self.max_increase_percent is not None and self.max_increase_percent < 0:
             raise CriteriaError(f"criterion {name!r}: baseline.max_increase_percent must be 0 or more")
+        self.measures = KINDS[self.kind](self, spec)
         return self
 
     @property
     def has_baseline(self):
         return self.max_increase is not None or self.max_increase_percent is not None
 
+    @property
+    def higher_is_worse(self):
+        return self.comparison in (">", ">=")
+
     def source_text(self):
         """What the value is computed from, for messages and reports."""
-        def joined(selectors):
-            return " + ".join(str(s) for s in selectors)
-
-        window = f"over {self.range:g}s" if self.range else "over the window"
-        if self.kind == "rate_ratio":
-            return f"increase({joined(self.numerator)}) / increase({joined(self.denominator)}) {window}"
-        if self.kind == "value_ratio":
-            return f"{joined(self.numerator)} / {joined(self.denominator)}"
-        if self.kind == "value":
-            return str(self.metric)
-        if self.kind == "quantile":
-            return f"histogram_quantile({self.quantile:g}, {self.metric}_bucket) {window}"
-        if self.kind == "slope":
-            ratio = joined(self.numerator) + (" / " + joined(self.denominator) if self.denominator else "")
-            return f"least-squares slope of {ratio} {window}"
-        if self.kind == "duration":
-            return f"time {self.metric} has stayed above 0"
-        if self.kind == "alerts":
-            matchers = ", ".join(f'{k}="{v}"' for k, v in sorted(self.alert_matchers.items()))
-            return f"firing alerts matching {{{matchers}}} in /api/v1/alerts"
-        return f"PromQL: {self.query}"
+        return self.measures.describe()
 
     def metric_names(self):
-        selectors = list(self.numerator) + list(self.denominator) + ([self.metric] if self.metric else [])
-        return {s.name for s in selectors}
+        return self.measures.metric_names()
 
     def to_dict(self):
         return dict(

@@ -21,6 +21,7 @@ description:
 author:
   - Hyper-Bun Operations Team (@hyperbun)
 extends_documentation_fragment:
+  - hyperbun.canary.judge
   - hyperbun.canary.metrics_connection
   - hyperbun.canary.metrics_connection.prometheus_auth
 attributes:
@@ -40,33 +41,12 @@ attributes:
       - Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
 options:
-  metrics_urls:
-    description: The canary instances' C(/metrics) URLs, as the controller reaches them; their samples are merged.
-    type: list
-    elements: str
-    default: []
-  baseline_urls:
-    description: Production's C(/metrics) URLs for the baseline comparison in the same window.
-    type: list
-    elements: str
-    default: []
-  prometheus_url:
-    description: Base URL of a Prometheus server, for PromQL criteria and the critical-alerts criterion.
-    type: str
-  criteria:
-    description: Overrides of the default criteria, by name, and added criteria; see M(hyperbun.canary.canary_check).
-    type: raw
-    default: {}
-  use_default_criteria:
-    description: Start from the deployment guide's criteria.
-    type: bool
-    default: true
   window:
     description: Length of the validation window, such as C(24h), C(90s), C(1h30m) or a number of seconds.
     type: raw
     default: 24h
   interval:
-    description: Time between samples, at least one second.
+    description: Time between samples, such as C(30), C(30s) or C(1m); at least one second.
     type: raw
     default: 30
   no_data_after:
@@ -81,10 +61,6 @@ options:
     description: Consecutive breaches of a C(warning) criterion that count as a failure; a critical one fails at once.
     type: int
     default: 3
-  success_thresholds:
-    description: Judge the whole window against the criteria's success thresholds at the end.
-    type: bool
-    default: true
   dry_run:
     description: Report the verdict without failing the task.
     type: bool

@@ -18,9 +18,11 @@ def test_the_defaults_are_the_guides_numbers():
     assert criteria["circuit_breaker_tripped"].threshold == 300
     assert (criteria["graph_build_p95"].threshold, criteria["graph_build_p95"].unit) == (5.0, "milliseconds")
     assert criteria["query_timeout_rate"].threshold == 0.1
-    assert criteria["critical_alerts"].alert_matchers == {"severity": "critical"}
-    assert [s.name for s in criteria["rate_limit_rejections"].denominator] == [
+    assert criteria["critical_alerts"].measures.matchers == {"severity": "critical"}
+    assert [s.name for s in criteria["rate_limit_rejections"].measures.denominator] == [
         "rate_limit_rejected_total", "rate_limit_allowed_total"]
+    leak = criteria["memory_growth"]
+    assert (leak.kind, leak.threshold, leak.unit, leak.measures.horizon) == ("projection", 100, "percent", 7 * 86400)
 
 
 def test_override_changes_only_the_fields_given_and_leaves_the_defaults_alone():
@@ -62,6 +64,8 @@ def test_moving_a_default_to_prometheus_drops_its_scrape_kind():
     ({"error_rate": {"kind": "median"}}, "kind 'median' is not one of"),
     ({"mine": {"source": "prometheus", "threshold": 1}}, "needs a PromQL query"),
     ({"mine": {"kind": "value", "threshold": 1}}, "metric is required"),
+    ({"memory_growth": {"horizon": 0}}, "horizon must be a positive"),
+    ({"query_timeout_rate": {"share": "yes"}}, "share must be true or false"),
     ({"error_rate": "off"}, "must be a dictionary"),
     ({"error_rate": {"unit": "furlongs"}}, "unknown unit"),
     ({"memory_usage": {"comparison": "==", "success_threshold": 1}}, "success_threshold needs an ordering"),

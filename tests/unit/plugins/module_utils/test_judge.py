@@ -193,9 +193,10 @@ def test_a_histogram_without_inf_bucket_is_an_error():
     text = exposition(**GOOD_1).replace(inf_bucket, ten_bucket)
     text2 = exposition(**GOOD_2).replace(inf_bucket, ten_bucket)
     ev = evaluator()
-    ev.observe(0, parse_exposition(text, "text/plain"))
-    result = by_name(ev.observe(30, parse_exposition(text2, "text/plain")))["graph_build_p95"]
-    assert result.outcome == "error" and "no le=\"+Inf\" bucket" in result.message
+    observe_text(ev, 0, text)
+    result = observe_text(ev, 30, text2)["graph_build_p95"]
+    # The exposition itself is refused, naming the line.
+    assert result.outcome == "error" and "no le=\"+Inf\" bucket" in result.message and "line " in result.message
 
 
 def test_a_failed_scrape_is_an_error_for_every_scrape_criterion_and_fails_after_n():
@@ -271,15 +272,16 @@ def test_the_rate_range_is_a_sliding_window_and_the_final_covers_everything():
     assert final.outcome == "pass"
 
 
-def test_memory_leak_is_judged_from_the_slope_of_many_samples():
+def test_memory_leak_is_judged_from_the_line_through_many_samples():
     ev = evaluator({"memory_growth": {"min_samples": 10}})
     results = None
     for i in range(9):
         results = by_name(ev.observe(i * 60, snap(GOOD_1, memory=400 + i * 2)))
     assert results["memory_growth"].outcome == "inconclusive"
     results = by_name(ev.observe(9 * 60, snap(GOOD_1, memory=418)))
-    # 2 bytes a minute of a 1000-byte limit: 12 % of the limit an hour.
-    assert results["memory_growth"].value == pytest.approx(12.0)
+    # 2 bytes a minute of a 1000-byte limit: 12 % of the limit an hour, from 41.8 % now, a week ahead.
+    assert results["memory_growth"].value == pytest.approx(41.8 + 12.0 * 168)
+    assert "12 percent an hour" in results["memory_growth"].message
     assert results["memory_growth"].outcome == "fail"
     assert results["memory_usage"].outcome == "pass"
 
@@ -398,3 +400,135 @@ def test_a_counter_that_is_not_a_number_is_an_error(requests):
     ev.observe(0, snap(GOOD_1))
     result = by_name(ev.observe(30, snap(GOOD_2, requests=requests)))["error_rate"]
     assert result.outcome == "error" and "counter hyperbun_http_requests_total" in result.message
+
+
+# A canary's /metrics is untrusted input: odd values are errors, never numbers.
+
+def observe_text(ev, at, text):
+    """Observe an exposition as the modules do: a body the parser rejects is the scrape's error."""
+    try:
+        canary = parse_exposition(text, "text/plain", source="canary")
+    except SourceError as exc:
+        canary = exc
+    return by_name(ev.observe(at, canary))
+
+
+@pytest.mark.parametrize("memory, limit", [(-900, 1000), (400, -1000), (-400, -1000)])
+def test_a_memory_usage_or_limit_below_zero_is_an_error_never_a_share(memory, limit):
+    result = by_name(evaluator().observe(0, snap(GOOD_1, memory=memory, limit=limit)))["memory_usage"]
+    assert result.outcome == "error" and "below zero" in result.message and result.value is None
+
+
+def test_an_error_counter_that_goes_negative_and_keeps_falling_is_an_error():
+    ev = evaluator({"memory_growth": {"enabled": False}})
+    outcomes = [observe_text(ev, i * 30, exposition(**dict(GOOD_1, errors={"X": -10 * i})))["error_rate"].outcome
+                for i in range(1, 4)]
+    assert outcomes == ["error"] * 3
+    assert ev.finish().outcome == "error"
+
+
+def test_a_series_exposed_twice_is_an_error_and_never_counted_twice():
+    twice = 'hyperbun_http_requests_total{method="GET",path="/api",status="200"} %d\n'
+    ev = evaluator({"memory_growth": {"enabled": False}})
+    first = observe_text(ev, 0, exposition(**dict(GOOD_1, errors={"X": 100})) + twice % 10000)
+    second = observe_text(ev, 30, exposition(**dict(GOOD_2, errors={"X": 250})) + twice % 20000)
+    assert first["error_rate"].outcome == second["error_rate"].outcome == "error"
+    assert "twice" in second["error_rate"].message or "duplicate" in second["error_rate"].message.lower()
+
+
+ERRORS_AS_GAUGE = ('# TYPE hyperbun_log_errors gauge\nhyperbun_log_errors{code="X"} %d\n')
+
+
+def test_errors_exported_as_a_gauge_are_an_error_not_zero_errors():
+    ev = evaluator({"memory_growth": {"enabled": False}})
+    for at, base, errors in ((0, GOOD_1, 0), (30, GOOD_2, 150)):
+        text = exposition(**dict(base, errors={})).replace("# TYPE hyperbun_log_errors_total counter\n",
+                                                           ERRORS_AS_GAUGE % errors)
+        result = observe_text(ev, at, text)["error_rate"]
+    assert result.outcome == "error" and result.value is None
+    assert "hyperbun_log_errors as a gauge" in result.message and "needs a counter" in result.message
+
+
+def test_a_total_typed_as_a_gauge_that_goes_up_and_down_is_an_error_not_resets():
+    ev = evaluator({"memory_growth": {"enabled": False}})
+    for at, errors in enumerate((50, 10, 60, 5)):
+        text = exposition(**GOOD_1).replace(
+            "# TYPE hyperbun_log_errors_total counter\n",
+            f'# TYPE hyperbun_log_errors_total gauge\nhyperbun_log_errors_total{{code="X"}} {errors}\n')
+        result = observe_text(ev, at * 30, text)["error_rate"]
+        assert result.outcome == "error" and "declared gauge" in result.message and "needs a counter" in result.message
+
+
+def test_a_share_above_one_is_an_error():
+    ev = evaluator({"memory_growth": {"enabled": False}})
+    ev.observe(0, snap(GOOD_1))
+    result = by_name(ev.observe(30, snap(GOOD_2, queries=20000, timeouts=15000)))["query_timeout_rate"]
+    assert result.outcome == "error" and "cannot be above one" in result.message
+
+
+@pytest.mark.parametrize("overrides, criterion, needs", [
+    ({"graph_build_p95": {"metric": "hyperbun_http_requests"}}, "graph_build_p95", "needs a histogram"),
+    ({"circuit_breaker_tripped": {"metric": "queries_total"}}, "circuit_breaker_tripped", "needs a gauge"),
+    ({"memory_usage": {"numerator": "queries_total"}}, "memory_usage", "needs a gauge"),
+    ({"error_rate": {"numerator": "memory_usage_bytes"}}, "error_rate", "needs a counter"),
+])
+def test_a_family_whose_type_is_not_what_the_criterion_needs_is_an_error(overrides, criterion, needs):
+    ev = evaluator(dict(overrides, memory_growth={"enabled": False}))
+    ev.observe(0, snap(GOOD_1))
+    result = by_name(ev.observe(30, snap(GOOD_2)))[criterion]
+    assert result.outcome == "error" and needs in result.message
+
+
+def memory_only(samples, usage):
+    """Judge only the leak over `samples` scrapes 30 s apart, memory usage (of a 1000-byte limit) from usage(i)."""
+    ev = Evaluator([c for c in build_criteria(NO_PROMETHEUS) if c.name == "memory_growth"])
+    lines = ("# TYPE memory_usage_bytes gauge\nmemory_usage_bytes {}\n"
+             "# TYPE memory_limit_bytes gauge\nmemory_limit_bytes 1000\n")
+    start = 1_764_000_000
+    for i in range(samples):
+        result = by_name(ev.observe(start + 30 * i, parse_exposition(lines.format(usage(i)), "text/plain")))
+    return ev, result["memory_growth"]
+
+
+def test_a_slow_steady_climb_over_a_day_is_a_leak():
+    """40 % to 60 % of the limit over 24 h is 0.83 %/h, which a 5 %/h slope never flags."""
+    ev, result = memory_only(2880, lambda i: 400 + 200 * i / 2879)
+    assert result.outcome == "fail"
+    # The fitted line reaches 60 % now and climbs 0.83 % an hour: a week ahead it stands near 200 %.
+    assert result.value == pytest.approx(60 + 200 / 24 * 168 / 10, rel=0.01)
+    assert ev.finish().outcome == "fail"
+
+
+def test_a_day_of_flat_memory_with_a_sawtooth_is_no_leak():
+    _ev, result = memory_only(2880, lambda i: 600 + (50 if i % 40 < 20 else -50))
+    assert result.outcome == "pass" and result.value == pytest.approx(60, abs=1)
+
+
+def test_the_leak_needs_its_samples_and_keeps_bounded_state():
+    ev, result = memory_only(9, lambda i: 400)
+    assert result.outcome == "inconclusive" and "9 sample(s) of 10" in result.message
+    assert ev.finish().outcome == "inconclusive"
+    ev, result = memory_only(3000, lambda i: 400 + i % 7)
+    fit = ev.canary.tracks["memory_growth"].fit
+    assert all(isinstance(value, (int, float)) for value in vars(fit).values())
+
+
+def test_a_new_kind_is_one_registered_class():
+    from ansible_collections.hyperbun.canary.plugins.module_utils import _kinds
+
+    @_kinds.register
+    class Highest(_kinds.Value):
+        """The highest series of a gauge."""
+
+        name = "test_highest"
+
+        def read_value(self, snapshot):
+            return _kinds.gauge_value(snapshot, self.numerator[0], "max", "the test")
+
+    try:
+        criteria = build_criteria({"breakers_open": {"kind": "test_highest", "metric": "circuit_breaker_tripped",
+                                                     "threshold": 0}}, use_defaults=False)
+        result = by_name(Evaluator(criteria).observe(0, snap(tripped={"db": 0, "cache": 1})))["breakers_open"]
+        assert result.outcome == "fail" and result.value == 1
+    finally:
+        del _kinds.KINDS["test_highest"]
