@@ -21,7 +21,8 @@ options:
     type: path
   timeout:
     description:
-      - Seconds to wait for each HTTP request.
+      - Seconds one HTTP request may take, from the connection to the last byte of its body; a server
+        that trickles its answer is cut off then. Each retry has as long again.
     type: float
     default: 10
   retries:
