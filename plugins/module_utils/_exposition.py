@@ -8,20 +8,25 @@ checked against its format, also the lines of the families no criterion reads, a
 not valid is a SourceError (`error`) whose message names the first bad line (its number, its text
 and what is wrong).
 
-Text format 0.0.4 (any Content-Type but OpenMetrics) has a fast path of its own: compiled regular
-expressions check a run of lines of one sample name in a single call, and only the families that
-criteria read are taken apart into labels and values. It refuses everything prometheus_client's
-text parser refuses (0.26.0, the version this collection pins) and more: quoted UTF-8 names,
-leading or trailing commas in labels, a label name with a colon, timestamps that are not integers,
-more than one value or anything after the timestamp, a carriage return, an unknown type, a second
-# HELP or # TYPE for a family, # lines after the family's samples, a family whose lines are not
-consecutive (but samples without # lines, which may come back), and a sample name claimed by two
-families. On the bodies both accept, its samples are the library's (values as floats).
+Text format 0.0.4 (any Content-Type but OpenMetrics) has a fast path of its own: one compiled
+regular expression checks each line whole (the line-by-line reader _read_sample_line explains the
+lines it refuses), and only the families that criteria read are taken apart into labels and
+values. It refuses everything prometheus_client's text parser refuses (0.26.0, the version this
+collection pins) and more: quoted UTF-8 names, a leading comma or an empty label, a label name with
+a colon or starting with __, timestamps that are not integers, more than one value or anything
+after the timestamp, exemplars, a carriage return, whitespace other than spaces and tabs, a type
+other than counter, gauge, histogram, summary or untyped, a second # HELP or # TYPE for a family or
+one after its samples, a # line whose # is not followed by a space or tab, two families of one name
+and a sample name produced by two families. On the bodies both accept, it gives the library's
+samples (values as floats) and families, named and typed as the library names them, with two
+differences: samples of a family that come back after other families continue their family (the
+library makes each such sample name a family of type unknown), and after "# TYPE x counter" the
+samples x_total are counter x's (the library makes them a family x_total of type unknown).
 
-OpenMetrics 1.0 (Content-Type application/openmetrics-text) is read twice: the same fast pass
-with OpenMetrics' spacing (it finds line numbers and runs the checks below), and
-prometheus_client's OpenMetrics parser over the whole body, which validates every line by its own
-rules; the first line either refuses is the one named.
+OpenMetrics 1.0 (Content-Type application/openmetrics-text) is read twice: by the same pass with
+OpenMetrics' spacing (it numbers the lines and runs the checks below), and by prometheus_client's
+own OpenMetrics parser over the whole body, which validates every line by its rules; the first line
+either refuses is the one named. No fast path: the library's parse is most of the cost.
 
 Checks of the values, in every family a criterion reads (and in all of them when `wanted` is None):
 a series exposed twice in one scrape (same sample name and labels, in any order); a negative
@@ -374,7 +379,8 @@ def _read_sample_line(line, openmetrics):
     if stamp is None or (stamp.end() < size and line[stamp.end()] not in blanks):
         if rest.lstrip(blanks).startswith("#"):
             raise ValueError("an exemplar or comment after the value (not part of text format 0.0.4)")
-        raise ValueError(f"invalid timestamp {line[i:].split(None, 1)[0][:40]!r}: milliseconds as an integer")
+        token = re.split(r"[ \t]", line[i:], maxsplit=1)[0]
+        raise ValueError(f"invalid timestamp {token[:40]!r}: milliseconds as an integer")
     if line[stamp.end():].strip(blanks):
         raise ValueError(f"unexpected text after the timestamp: {line[stamp.end():].strip(blanks)[:40]!r}")
     return name
@@ -531,6 +537,8 @@ class _Parser:
             _read_sample_line(line, self.openmetrics)
         except ValueError as exc:
             raise _Bad(number, str(exc)) from None
+        except Exception as exc:  # a line no rule above foresaw: still the body's fault, not a crash
+            raise _Bad(number, f"not a valid sample line ({type(exc).__name__}: {exc})") from None
         sample = (_OM_SAMPLE if self.openmetrics else _TEXT_SAMPLE).match(line)
         run = self._start(sample.group(1), number)
         if run is not None:

@@ -197,6 +197,8 @@ INVALID_TEXT = {
     "two timestamps": ("m 1 2 3\n", 1, "unexpected text after the timestamp"),
     "an exemplar": ('m 1 # {a="b"} 1\n', 1, "exemplar"),
     "a carriage return": ("m 1\r\nn 2\r\n", 1, "carriage return"),
+    "a vertical tab after the value": ("m 1 \x0b\n", 1, "invalid timestamp '\\x0b'"),
+    "a wide space before the value": ("m\u20031\n", 1, "invalid character '\\u2003' in metric name m"),
     "# HELP without a name": ("# HELP\n", 1, "malformed # HELP"),
     "# HELP with an invalid name": ("# HELP 1m text\n", 1, "malformed # HELP"),
     "# TYPE without a type": ("# TYPE m\nm 1\n", 1, "malformed # TYPE"),
