@@ -213,8 +213,7 @@ class Evaluator:
         met = value < c.success_threshold if c.higher_is_worse else value > c.success_threshold
         if met:
             return ""
-        return "does not meet the success criterion {} {}".format("<" if c.higher_is_worse else ">",
-                                                                    _fmt(c.success_threshold))
+        return f"does not meet the success criterion {'<' if c.higher_is_worse else '>'} {_fmt(c.success_threshold)}"
 
     @staticmethod
     def _regression(c, value, baseline_value):

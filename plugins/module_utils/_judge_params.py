@@ -12,6 +12,7 @@ without notice; do not import it from outside the collection.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 
@@ -79,7 +80,7 @@ def parse_duration(value, name):
             raise SetupError(f"{name} must be a duration such as 90, 90s, 5m, 24h or 1h30m, got {value!r}")
         days, hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
         seconds = days * 86400 + hours * 3600 + minutes * 60 + secs
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+    if not math.isfinite(seconds):
         raise SetupError(f"{name} must be a finite duration, got {value!r}")
     if seconds < 0:
         raise SetupError(f"{name} must be 0 or more seconds, got {value!r}")

@@ -182,8 +182,8 @@ def gauge_ratio(snapshot, numerator, denominator, aggregate, purpose, share=Fals
         return value
     divisor = sum(gauge_value(snapshot, s, aggregate, purpose, non_negative=True) for s in denominator)
     if divisor == 0:
-        raise SourceError("{} is 0 in {}: the ratio is undefined".format(_joined(denominator),
-                                                                          snapshot.source or "the scrape"))
+        where = snapshot.source or "the scrape"
+        raise SourceError(f"{_joined(denominator)} is 0 in {where}: the ratio is undefined")
     value /= divisor
     if share and value > 1:
         raise SourceError(f"{_joined(numerator)} is {_fmt(value)} times {_joined(denominator)} in "

@@ -296,7 +296,10 @@ def scrape_all(urls, settings, wanted=None, *, role="production"):
         if isinstance(result, SourceError):
             return SourceError(f"{role} {result.message}", result.outcome)
         snapshots.append(result)
-    return Snapshot.merge(snapshots)
+    try:
+        return Snapshot.merge(snapshots)
+    except SourceError as exc:  # one family declared with two types by the targets
+        return SourceError(f"{role} {exc.message}", exc.outcome)
 
 
 # The shapes of the Prometheus HTTP API's answers, as its documentation gives them

@@ -117,8 +117,8 @@ old_style 1
     "no line end at the end": "# TYPE g gauge\ng 1",
     "more labels than the fast path takes": "wide{" + ",".join(f'l{i}="{i}"' for i in range(80)) + "} 1\n",
     "a label value that looks like a second label": 'a{x="1",y=",x=2"} 1\n',
-    "histogram buckets in any order": ('# TYPE h histogram\nh_bucket{le="+Inf"} 4\nh_bucket{le="1"} 1\n'
-                                      'h_bucket{le="0.5"} 0\nh_count 4\nh_sum 2\n'),
+    "histogram buckets in any order": (
+        '# TYPE h histogram\nh_bucket{le="+Inf"} 4\nh_bucket{le="1"} 1\nh_bucket{le="0.5"} 0\nh_count 4\nh_sum 2\n'),
 }
 
 VALID_OPENMETRICS = {
@@ -226,8 +226,8 @@ INVALID_TEXT = {
     "no +Inf bucket": ('# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="2"} 2\nh_count 2\n', 3,
                        'histogram h has no le="+Inf" bucket'),
     "buckets that decrease": ('# TYPE h histogram\nh_bucket{le="1"} 5\nh_bucket{le="+Inf"} 3\n', 3, "cumulative"),
-    "a bound that is not a number": ('# TYPE h histogram\nh_bucket{le="big"} 1\nh_bucket{le="+Inf"} 1\n', 2,
-                                    "le='big' is not a number"),
+    "a bound that is not a number": (
+        '# TYPE h histogram\nh_bucket{le="big"} 1\nh_bucket{le="+Inf"} 1\n', 2, "le='big' is not a number"),
     "a bucket without le": ("# TYPE h histogram\nh_bucket 1\n", 2, "has no le label"),
     "two buckets with one bound": ('# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="1.0"} 1\n'
                                    'h_bucket{le="+Inf"} 1\n', 3, "two buckets for le=1"),

@@ -421,7 +421,7 @@ def test_a_memory_usage_or_limit_below_zero_is_an_error_never_a_share(memory, li
 
 def test_an_error_counter_that_goes_negative_and_keeps_falling_is_an_error():
     ev = evaluator({"memory_growth": {"enabled": False}})
-    outcomes = [observe_text(ev, i * 30, exposition(**dict(GOOD_1, errors={"X": -10 * i})))["error_rate"].outcome
+    outcomes = [observe_text(ev, i * 30, exposition(**{**GOOD_1, "errors": {"X": -10 * i}}))["error_rate"].outcome
                 for i in range(1, 4)]
     assert outcomes == ["error"] * 3
     assert ev.finish().outcome == "error"
@@ -430,8 +430,8 @@ def test_an_error_counter_that_goes_negative_and_keeps_falling_is_an_error():
 def test_a_series_exposed_twice_is_an_error_and_never_counted_twice():
     twice = 'hyperbun_http_requests_total{method="GET",path="/api",status="200"} %d\n'
     ev = evaluator({"memory_growth": {"enabled": False}})
-    first = observe_text(ev, 0, exposition(**dict(GOOD_1, errors={"X": 100})) + twice % 10000)
-    second = observe_text(ev, 30, exposition(**dict(GOOD_2, errors={"X": 250})) + twice % 20000)
+    first = observe_text(ev, 0, exposition(**{**GOOD_1, "errors": {"X": 100}}) + twice % 10000)
+    second = observe_text(ev, 30, exposition(**{**GOOD_2, "errors": {"X": 250}}) + twice % 20000)
     assert first["error_rate"].outcome == second["error_rate"].outcome == "error"
     assert "twice" in second["error_rate"].message or "duplicate" in second["error_rate"].message.lower()
 
@@ -442,8 +442,8 @@ ERRORS_AS_GAUGE = ('# TYPE hyperbun_log_errors gauge\nhyperbun_log_errors{code="
 def test_errors_exported_as_a_gauge_are_an_error_not_zero_errors():
     ev = evaluator({"memory_growth": {"enabled": False}})
     for at, base, errors in ((0, GOOD_1, 0), (30, GOOD_2, 150)):
-        text = exposition(**dict(base, errors={})).replace("# TYPE hyperbun_log_errors_total counter\n",
-                                                           ERRORS_AS_GAUGE % errors)
+        counter = "# TYPE hyperbun_log_errors_total counter\n"
+        text = exposition(**{**base, "errors": {}}).replace(counter, ERRORS_AS_GAUGE % errors)
         result = observe_text(ev, at, text)["error_rate"]
     assert result.outcome == "error" and result.value is None
     assert "hyperbun_log_errors as a gauge" in result.message and "needs a counter" in result.message

@@ -137,8 +137,8 @@ def _dropped(document, path):
     return copy
 
 
-ALERTS = {"critical_alerts": {"source": "prometheus", "kind": "alerts", "threshold": 0,
-                               "alert_matchers": {"severity": "critical"}}}
+ALERTS = {"critical_alerts": {
+    "source": "prometheus", "kind": "alerts", "threshold": 0, "alert_matchers": {"severity": "critical"}}}
 _BROKEN = st.sampled_from([
     _dropped(_VALID_ALERTS, ["data"]), _dropped(_VALID_ALERTS, ["data", "alerts"]),
     _dropped(_VALID_ALERTS, ["data", "alerts", 0, "labels"]), _dropped(_VALID_ALERTS, ["data", "alerts", 0, "state"]),
