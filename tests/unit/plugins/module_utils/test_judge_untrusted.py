@@ -165,3 +165,20 @@ def test_a_well_formed_prometheus_answer_is_judged(server, run_module, answer):
     failed, result = run_module(canary_check, dict(prometheus_url=server.url(""), retries=0,
                                                    use_default_criteria=False, criteria=ALERTS))
     assert failed and result["verdict"] == "fail" and "firing: X" in result["msg"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(
+    st.binary(max_size=200),
+    st.builds(lambda body, cut, junk: body[:cut] + junk + body[cut:], st.just(exposition(1)),
+              st.integers(min_value=0, max_value=400), st.text(max_size=12)),
+), content_type=st.sampled_from(["text/plain; version=0.0.4", "application/openmetrics-text; version=1.0.0",
+                                 "text/html", ""]))
+def test_no_exposition_raises_out_of_the_module(server, run_module, body, content_type):
+    server.serve("/metrics", body, content_type=content_type)
+    failed, result = run_module(canary_check, dict(metrics_urls=[server.url()], interval=0, retries=0,
+                                                   criteria=CRITERIA))
+    assert result["verdict"] in OUTCOMES and "Traceback" not in result["msg"]
+    if result["verdict"] == "pass":
+        # Only a body the text parser takes whole, with every family the criteria read, may pass.
+        assert not failed and isinstance(body, str) and "hyperbun_http_requests_total" in body
