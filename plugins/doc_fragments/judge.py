@@ -58,6 +58,13 @@ options:
         O(criteria) are judged.
     type: bool
     default: true
+  alerts_since:
+    description:
+      - When this canary started, as an RFC 3339 time (C(2026-11-27T10:00:00+00:00)) or Unix seconds.
+      - Alerts that have been firing since before then are about an earlier canary (an alert over a
+        rate window outlives the canary it was about) and are not counted by criteria of kind C(alerts);
+        the result's message lists them. An alert whose C(activeAt) cannot be read is counted.
+    type: str
   success_thresholds:
     description:
       - Judge the criteria that have a C(success_threshold) against it at the end (error rate below 0.5 %,

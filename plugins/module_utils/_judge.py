@@ -85,8 +85,10 @@ class _Role:
 class Evaluator:
     """Judges criteria over successive observations; see observe(), decision and finish()."""
 
-    def __init__(self, criteria, policy=None, baseline=False):
+    def __init__(self, criteria, policy=None, baseline=False, alerts_not_before=None):
         self.criteria = list(criteria)
+        # Alerts that fired before this time (the canary's start) are about an earlier canary.
+        self.alerts_not_before = alerts_not_before
         self.policy = policy or Policy()
         self.canary = _Role(self.criteria)
         self.baseline = _Role(self.criteria) if baseline else None
@@ -122,10 +124,10 @@ class Evaluator:
             self.canary.add(at, canary)
         if self.baseline is not None and baseline is not None:
             self.baseline.add(at, baseline)
-        cache = {}
+        context = {"not_before": self.alerts_not_before}
         results = []
         for c in self.criteria:
-            result = self._judge(c, at, prometheus, cache)
+            result = self._judge(c, at, prometheus, context)
             self._apply_policy(c, result)
             self.last[c.name] = result
             results.append(result)
@@ -149,24 +151,24 @@ class Evaluator:
         if limit is not None and count >= limit:
             self.tripped[c.name] = result
 
-    def _measure(self, c, role, prometheus, cache, whole_window=False, baseline=False):
+    def _measure(self, c, role, prometheus, context, whole_window=False, baseline=False):
         if c.source != SOURCE_PROMETHEUS:
             return role.measure(c, whole_window)
         if prometheus is None:
             return Measure(problem=SourceError("criterion reads Prometheus but no Prometheus server was given",
                                                NO_DATA))
         try:
-            return c.measures.query(prometheus, baseline, cache)
+            return c.measures.query(prometheus, baseline, context)
         except SourceError as exc:
             return Measure(problem=exc)
 
-    def _judge(self, c, at, prometheus, cache, whole_window=False, final=False):
+    def _judge(self, c, at, prometheus, context, whole_window=False, final=False):
         where = c.source_text()
 
         def result(outcome, value, message, baseline_value=None):
             return Result(c, outcome, value, message, baseline_value=baseline_value, at=at, final=final)
 
-        m = self._measure(c, self.canary, prometheus, cache, whole_window)
+        m = self._measure(c, self.canary, prometheus, context, whole_window)
         if m.problem is not None:
             return result(m.problem.outcome, None, f"{m.problem.message} (source: {where})")
         if m.waiting is not None:
@@ -192,7 +194,7 @@ class Evaluator:
         baseline_value = None
         if self.baseline is not None and c.has_baseline and (c.source != SOURCE_PROMETHEUS
                                                              or getattr(c.measures, "baseline_query", None)):
-            b = self._measure(c, self.baseline, prometheus, cache, whole_window, baseline=True)
+            b = self._measure(c, self.baseline, prometheus, context, whole_window, baseline=True)
             if b.problem is not None:
                 return result(b.problem.outcome, value, f"{head}; baseline unmeasurable: {b.problem.message}")
             if b.waiting is not None:

@@ -27,6 +27,7 @@ from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import
     wanted_names,
 )
 from ansible_collections.hyperbun.canary.plugins.module_utils._judge import Evaluator, Policy
+from ansible_collections.hyperbun.canary.plugins.module_utils._kinds import alert_start
 from ansible_collections.hyperbun.canary.plugins.module_utils._metrics_http import (
     CONNECTION_ARGUMENT_SPEC,
     PROMETHEUS_AUTH_ARGUMENT_SPEC,
@@ -56,6 +57,7 @@ def argument_spec(interval_default):
         use_default_criteria=dict(type="bool", default=True),
         interval=dict(type="raw", default=interval_default),
         success_thresholds=dict(type="bool", default=True),
+        alerts_since=dict(type="str"),
     )
     spec.update(CONNECTION_ARGUMENT_SPEC)
     spec.update(PROMETHEUS_AUTH_ARGUMENT_SPEC)
@@ -87,20 +89,36 @@ def parse_duration(value, name):
     return seconds
 
 
+def parse_time(value, name):
+    """Unix time from an RFC 3339 time (2026-11-27T10:00:00+00:00, ...Z) or a number of seconds; None for none."""
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    at = alert_start({"activeAt": value})
+    if at is None:
+        raise SetupError(f"{name} must be a time such as 2026-11-27T10:00:00+00:00 or Unix seconds, got {value!r}")
+    return at
+
+
 class Judge:
     """The criteria, their sources and an Evaluator, ready to observe the canary.
 
     Build with Judge.from_params(); raises SetupError before any request is made.
     """
 
-    def __init__(self, criteria, interval, metrics_urls, baseline_urls, prometheus, settings, policy):
+    def __init__(self, criteria, interval, metrics_urls, baseline_urls, prometheus, settings, policy,
+                 alerts_since=None):
         self.criteria = criteria
         self.interval = interval
         self.metrics_urls = metrics_urls
         self.baseline_urls = baseline_urls
         self.prometheus = prometheus
         self.scrape_settings = settings.without_auth()
-        self.evaluator = Evaluator(criteria, policy=policy, baseline=bool(baseline_urls))
+        self.evaluator = Evaluator(criteria, policy=policy, baseline=bool(baseline_urls),
+                                   alerts_not_before=alerts_since)
         self.scrapes = any(c.source != SOURCE_PROMETHEUS for c in criteria)
         self.wanted = wanted_names(self.evaluator.metric_names())
 
@@ -110,6 +128,7 @@ class Judge:
         if problem:
             raise SetupError(problem)
         interval = parse_duration(params["interval"], "interval")
+        alerts_since = parse_time(params.get("alerts_since"), "alerts_since")
         if interval < minimum_interval:
             raise SetupError(f"interval must be at least {minimum_interval:g} second(s), got {params['interval']!r}")
         try:
@@ -130,7 +149,8 @@ class Judge:
                              missing_library=PROMETHEUS_CLIENT_IMPORT_ERROR or "prometheus-client")
         settings = HttpSettings.from_params(params, with_auth=True)
         prometheus = PrometheusClient(params["prometheus_url"], settings) if params["prometheus_url"] else None
-        return cls(criteria, interval, params["metrics_urls"], params["baseline_urls"], prometheus, settings, policy)
+        return cls(criteria, interval, params["metrics_urls"], params["baseline_urls"], prometheus, settings, policy,
+                   alerts_since)
 
     def observe(self, at=None, with_prometheus=True):
         """Scrape the canary and production, query Prometheus, and judge every criterion: a list of Result."""

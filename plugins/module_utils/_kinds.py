@@ -21,7 +21,9 @@ without notice; do not import it from outside the collection.
 from __future__ import annotations
 
 import bisect
+import datetime
 import math
+import re
 
 from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import (
     OUTCOME_NO_DATA,
@@ -217,9 +219,20 @@ class Kind:
         """A Measure from the track: over the criterion's range, or the whole window."""
         raise NotImplementedError
 
-    def query(self, prometheus, baseline, cache):
-        """A Measure from Prometheus (kinds with source prometheus)."""
+    def query(self, prometheus, baseline, context):
+        """A Measure from Prometheus (kinds with source prometheus).
+
+        context: a dictionary shared by the criteria of one observation: answers already fetched,
+        and `not_before`, the Unix time before which an alert is about an earlier canary (or None).
+        """
         raise NotImplementedError
+
+    def _metric(self, spec, required=True):
+        """The one selector of the `metric` field, or None when it is absent and not required."""
+        metrics = selectors(self.criterion.name, "metric", spec.get("metric"), required)
+        if len(metrics) > 1:
+            raise CriteriaError(f"criterion {self.criterion.name!r}: metric must be one selector")
+        return metrics[0] if metrics else None
 
     def _range(self, spec):
         value = number(self.criterion.name, "range", spec.get("range"))
@@ -442,10 +455,7 @@ class Quantile(Kind):
 
     def __init__(self, criterion, spec):
         super().__init__(criterion, spec)
-        metrics = selectors(criterion.name, "metric", spec.get("metric"), True)
-        if len(metrics) > 1:
-            raise CriteriaError(f"criterion {criterion.name!r}: metric must be one selector")
-        self.metric = metrics[0]
+        self.metric = self._metric(spec)
         self.quantile = number(criterion.name, "quantile", spec.get("quantile"), allow_none=False)
         if not 0 <= self.quantile <= 1:
             raise CriteriaError(f"criterion {criterion.name!r}: quantile must be within 0-1, got {self.quantile:g}")
@@ -501,12 +511,10 @@ class _GaugeKind(Kind):
     def __init__(self, criterion, spec):
         super().__init__(criterion, spec)
         name = criterion.name
-        metric = selectors(name, "metric", spec.get("metric"), False)
-        if len(metric) > 1:
-            raise CriteriaError(f"criterion {name!r}: metric must be one selector")
+        metric = self._metric(spec, required=False)
         if not metric and not spec.get("numerator") and not self.ratio_required:
             raise CriteriaError(f"criterion {name!r}: metric is required for this kind (or numerator)")
-        self.numerator = metric or selectors(name, "numerator", spec.get("numerator"), True)
+        self.numerator = [metric] if metric else selectors(name, "numerator", spec.get("numerator"), True)
         self.denominator = selectors(name, "denominator", spec.get("denominator"), self.ratio_required)
         self.aggregate = self._aggregate(spec)
         self.share = self._share(spec)
@@ -629,10 +637,7 @@ class Duration(Kind):
 
     def __init__(self, criterion, spec):
         super().__init__(criterion, spec)
-        metrics = selectors(criterion.name, "metric", spec.get("metric"), True)
-        if len(metrics) > 1:
-            raise CriteriaError(f"criterion {criterion.name!r}: metric must be one selector")
-        self.metric = metrics[0]
+        self.metric = self._metric(spec)
 
     def metric_names(self):
         return {self.metric.name}
@@ -670,7 +675,7 @@ class Query(Kind):
     def describe(self):
         return f"PromQL: {self.query_text}"
 
-    def query(self, prometheus, baseline, cache):
+    def query(self, prometheus, baseline, context):
         query = self.baseline_query if baseline else self.query_text
         result_type, result = prometheus.instant(query)
         return Measure(single_value(result_type, result, query) * self.criterion.scale)
@@ -695,19 +700,44 @@ class Alerts(Kind):
         matchers = ", ".join(f'{k}="{v}"' for k, v in sorted(self.matchers.items()))
         return f"firing alerts matching {{{matchers}}} in /api/v1/alerts"
 
-    def query(self, prometheus, baseline, cache):
-        if "alerts" not in cache:
+    def query(self, prometheus, baseline, context):
+        if "alerts" not in context:
             try:
-                cache["alerts"] = prometheus.alerts()
+                context["alerts"] = prometheus.alerts()
             except SourceError as exc:
-                cache["alerts"] = exc
-        alerts = cache["alerts"]
+                context["alerts"] = exc
+        alerts = context["alerts"]
         if isinstance(alerts, SourceError):
             raise alerts
         firing = [a for a in alerts if a.get("state") == "firing"
                   and all((a.get("labels") or {}).get(k) == v for k, v in self.matchers.items())]
+        not_before = context.get("not_before")
+        # An alert that fired before this canary started is about an earlier one (its rate window
+        # outlives it); one whose start cannot be read is counted.
+        earlier = [a for a in firing if not_before is not None and (alert_start(a) or not_before) < not_before]
+        firing = [a for a in firing if a not in earlier]
         names = sorted({(a.get("labels") or {}).get("alertname", "?") for a in firing})
-        return Measure(float(len(firing)), ("firing: " + ", ".join(names)) if names else "none firing")
+        note = ("firing: " + ", ".join(names)) if names else "none firing"
+        if earlier:
+            older = sorted({(a.get("labels") or {}).get("alertname", "?") for a in earlier})
+            note += f"; {len(earlier)} firing since before this canary started, not counted ({', '.join(older)})"
+        return Measure(float(len(firing)), note)
+
+
+_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$")
+
+
+def alert_start(alert):
+    """Unix time of an alert's activeAt (RFC 3339, as Prometheus writes it), or None."""
+    match = _RFC3339.match(str(alert.get("activeAt") or ""))
+    if not match:
+        return None
+    zone = "+00:00" if match.group(3) == "Z" else match.group(3)
+    fraction = float("0." + match.group(2)) if match.group(2) else 0.0
+    try:
+        return datetime.datetime.fromisoformat(match.group(1) + zone).timestamp() + fraction
+    except ValueError:
+        return None
 
 
 KIND_FIELDS = frozenset(field for kind in KINDS.values() for field in kind.fields)

@@ -532,3 +532,21 @@ def test_a_new_kind_is_one_registered_class():
         assert result.outcome == "fail" and result.value == 1
     finally:
         del _kinds.KINDS["test_highest"]
+
+
+def test_alerts_that_fired_before_this_canary_started_are_not_counted():
+    class Prometheus:
+        def alerts(self):
+            return [{"labels": {"alertname": "CanaryHighErrorRate", "severity": "critical"}, "state": "firing",
+                     "activeAt": "2026-11-27T10:00:00.123456789Z"},
+                    {"labels": {"alertname": "CanaryCircuitBreakerTripped", "severity": "critical"},
+                     "state": "firing", "activeAt": "2026-11-27T10:05:00Z"},
+                    {"labels": {"alertname": "NoStart", "severity": "critical"}, "state": "firing"}]
+
+    criteria = [c for c in build_criteria() if c.name == "critical_alerts"]
+    started = 1_795_773_660.0  # 2026-11-27T10:01:00Z
+    result = Evaluator(criteria, alerts_not_before=started).observe(started + 5, prometheus=Prometheus())[0]
+    assert result.outcome == "fail" and result.value == 2
+    assert "firing: CanaryCircuitBreakerTripped, NoStart" in result.message
+    assert "1 firing since before this canary started, not counted (CanaryHighErrorRate)" in result.message
+    assert Evaluator(criteria).observe(started + 5, prometheus=Prometheus())[0].value == 3

@@ -177,6 +177,7 @@ def test_argument_errors_fail_before_any_request(server, run_module, criteria, w
     (dict(interval=-1), "interval must be 0 or more"),
     # The same words as canary_watch's (tests/unit/plugins/action/test_canary_watch.py): one setup for both.
     (dict(interval="soon"), "interval must be a duration such as 90, 90s, 5m, 24h or 1h30m"),
+    (dict(alerts_since="yesterday"), "alerts_since must be a time such as 2026-11-27T10:00:00+00:00"),
     (dict(max_bytes=10), "max_bytes must be at least 1024"),
 ])
 def test_connection_argument_errors(server, run_module, extra, words):
