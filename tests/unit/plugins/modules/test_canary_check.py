@@ -209,3 +209,24 @@ def test_without_prometheus_client(monkeypatch, server, run_module):
     monkeypatch.setattr(_judge_params, "HAS_PROMETHEUS_CLIENT", False)
     failed, result = run_module(canary_check, args(server))
     assert failed and "prometheus-client" in result["msg"] and server.requests == []
+
+
+def test_what_prometheus_client_exports_is_read_as_it_means_it(server, run_module):
+    """Its text format writes each counter's x_created as a gauge family of its own, beside counter x."""
+    from prometheus_client import CollectorRegistry, Counter, generate_latest
+
+    registry = CollectorRegistry()
+    requests = Counter("hyperbun_http_requests", "Requests.", ["path"], registry=registry)
+    errors = Counter("hyperbun_log_errors", "Errors.", ["code"], registry=registry)
+
+    def scrape(handler):
+        requests.labels("/api").inc(1000)
+        errors.labels("X").inc(2)
+        return generate_latest(registry).decode()
+
+    server.serve("/metrics", scrape)
+    failed, result = run_module(canary_check, args(server, use_default_criteria=False, criteria={"error_rate": {
+        "kind": "rate_ratio", "numerator": "hyperbun_log_errors_total", "denominator": "hyperbun_http_requests_total",
+        "unit": "percent", "threshold": 1}}))
+    assert not failed and result["verdict"] == "pass", result["msg"]
+    assert result["results"][0]["value"] == pytest.approx(0.2)
