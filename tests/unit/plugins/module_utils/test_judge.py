@@ -550,4 +550,3 @@ def test_alerts_that_fired_before_this_canary_started_are_not_counted():
     assert "firing: CanaryCircuitBreakerTripped, NoStart" in result.message
     assert "1 firing since before this canary started, not counted (CanaryHighErrorRate)" in result.message
     assert Evaluator(criteria).observe(started + 5, prometheus=Prometheus())[0].value == 3
-
