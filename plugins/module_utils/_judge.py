@@ -56,6 +56,11 @@ def _fmt(value):
     return "none" if value is None else f"{value:.6g}"
 
 
+def _parts(track):
+    """The tracks a kind keeps for one criterion: one, or a tuple (a rate's numerator and denominator)."""
+    return track if isinstance(track, tuple) else (track,)
+
+
 class _Role:
     """The tracks of every scrape criterion for one role: the canary, or the production baseline."""
 
@@ -69,14 +74,14 @@ class _Role:
             return
         self.last_error = None
         for track in self.tracks.values():
-            for part in track if isinstance(track, tuple) else (track,):
+            for part in _parts(track):
                 part.add(at, snapshot)
 
     def measure(self, c, whole_window=False):
         if self.last_error is not None:
             return Measure(problem=self.last_error)
         track = self.tracks[c.name]
-        for part in track if isinstance(track, tuple) else (track,):
+        for part in _parts(track):
             if part.problem is not None:
                 return Measure(problem=part.problem)
         return c.measures.measure(track, whole_window)
