@@ -23,7 +23,8 @@ def rules():
 
 def in_alert(selector, alerts_selector):
     """How the rule writes a criterion's selector: the canary's matchers first, then the criterion's."""
-    matchers = [alerts_selector] + [f'{label}{operator}"{value}"' for label, operator, value, _compiled in selector.matchers]
+    own = [f'{label}{operator}"{value}"' for label, operator, value, _compiled in selector.matchers]
+    matchers = [alerts_selector, *own]
     return f"{selector.name}{{{','.join(matchers)}}}"
 
 
