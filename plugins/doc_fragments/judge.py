@@ -60,7 +60,8 @@ options:
     default: true
   alerts_since:
     description:
-      - When this canary started, as an RFC 3339 time (C(2026-11-27T10:00:00+00:00)) or Unix seconds.
+      - When this canary started, as an RFC 3339 time (C(2026-11-27T10:00:00+00:00); UTC without an offset) or
+        Unix seconds.
       - Alerts that have been firing since before then are about an earlier canary (an alert over a
         rate window outlives the canary it was about) and are not counted by criteria of kind C(alerts);
         the result's message lists them. An alert whose C(activeAt) cannot be read is counted.

@@ -724,15 +724,15 @@ class Alerts(Kind):
         return Measure(float(len(firing)), note)
 
 
-_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$")
+_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$")
 
 
 def alert_start(alert):
-    """Unix time of an alert's activeAt (RFC 3339, as Prometheus writes it), or None."""
+    """Unix time of an alert's activeAt (RFC 3339, as Prometheus writes it; UTC without an offset), or None."""
     match = _RFC3339.match(str(alert.get("activeAt") or ""))
     if not match:
         return None
-    zone = "+00:00" if match.group(3) == "Z" else match.group(3)
+    zone = "+00:00" if match.group(3) in (None, "Z") else match.group(3)
     fraction = float("0." + match.group(2)) if match.group(2) else 0.0
     try:
         return datetime.datetime.fromisoformat(match.group(1) + zone).timestamp() + fraction

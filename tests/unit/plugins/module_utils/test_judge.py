@@ -550,3 +550,12 @@ def test_alerts_that_fired_before_this_canary_started_are_not_counted():
     assert "firing: CanaryCircuitBreakerTripped, NoStart" in result.message
     assert "1 firing since before this canary started, not counted (CanaryHighErrorRate)" in result.message
     assert Evaluator(criteria).observe(started + 5, prometheus=Prometheus())[0].value == 3
+
+
+@pytest.mark.parametrize("text", ["2026-11-27T10:01:00+00:00", "2026-11-27T10:01:00Z", "2026-11-27T10:01:00",
+                                  "2026-11-27T11:01:00+01:00", "2026-11-27T10:01:00.000000001Z", "1795773660"])
+def test_alerts_since_takes_the_times_playbooks_and_prometheus_write(text):
+    from ansible_collections.hyperbun.canary.plugins.module_utils._judge_params import parse_time
+
+    # now(utc=true).isoformat() in a playbook has no offset: it is UTC.
+    assert parse_time(text, "alerts_since") == pytest.approx(1_795_773_660.0)
