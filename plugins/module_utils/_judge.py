@@ -21,6 +21,7 @@ from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import
     SourceError,
 )
 from ansible_collections.hyperbun.canary.plugins.module_utils._kinds import SOURCE_PROMETHEUS, Measure
+from ansible_collections.hyperbun.canary.plugins.module_utils._kinds import fmt_number as _fmt
 
 PASS = "pass"  # noqa: S105 an outcome, not a password
 FAIL = "fail"
@@ -50,10 +51,6 @@ def worst(outcomes):
 
 def breaches(value, comparison, threshold):
     return _COMPARE[comparison](value, threshold)
-
-
-def _fmt(value):
-    return "none" if value is None else f"{value:.6g}"
 
 
 def _parts(track):

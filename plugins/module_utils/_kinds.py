@@ -92,8 +92,13 @@ def selectors(criterion, field, value, required):
         raise CriteriaError(f"criterion {criterion!r}: {field}: {exc}") from None
 
 
-def _fmt(value):
+def fmt_number(value):
+    """A value as messages show it: six significant digits, or "none"."""
     return "none" if value is None else f"{value:.6g}"
+
+
+def _where(snapshot):
+    return snapshot.source or "the scrape"
 
 
 def _joined(items):
@@ -133,7 +138,7 @@ def read_series(snapshot, selector, types, purpose):
     name declared under another type (errors exported as a gauge where a rate needs a counter) is
     an `error`: it must never read as zero.
     """
-    where = snapshot.source or "the scrape"
+    where = _where(snapshot)
     family = snapshot.family_of(selector.name)
     if family is None:
         declared = snapshot.declared_as(selector.name)
@@ -152,7 +157,7 @@ def gauge_value(snapshot, selector, aggregate, purpose, non_negative=False):
     """One number from the series of a gauge selector: `single` or an aggregate over them."""
     series = read_series(snapshot, selector, GAUGE, purpose)
     if not series:
-        where = snapshot.source or "the scrape"
+        where = _where(snapshot)
         raise SourceError(f"no series of {selector.name} match {selector} in {where}", OUTCOME_NO_DATA)
     if aggregate == "single" and len(series) > 1:
         shown = ", ".join(series_text(selector.name, labels) for labels, value in series[:5])
@@ -164,7 +169,7 @@ def gauge_value(snapshot, selector, aggregate, purpose, non_negative=False):
         text = series_text(selector.name, labels)
         check_finite(value, text)
         if non_negative and value < 0:
-            raise SourceError(f"{text} is {_fmt(value)} in {snapshot.source or 'the scrape'}: "
+            raise SourceError(f"{text} is {fmt_number(value)} in {_where(snapshot)}: "
                               f"below zero, outside the domain of {purpose}")
         values.append(value)
     if aggregate == "max":
@@ -184,12 +189,12 @@ def gauge_ratio(snapshot, numerator, denominator, aggregate, purpose, share=Fals
         return value
     divisor = sum(gauge_value(snapshot, s, aggregate, purpose, non_negative=True) for s in denominator)
     if divisor == 0:
-        where = snapshot.source or "the scrape"
+        where = _where(snapshot)
         raise SourceError(f"{_joined(denominator)} is 0 in {where}: the ratio is undefined")
     value /= divisor
     if share and value > 1:
-        raise SourceError(f"{_joined(numerator)} is {_fmt(value)} times {_joined(denominator)} in "
-                          f"{snapshot.source or 'the scrape'}: a share cannot be above one")
+        raise SourceError(f"{_joined(numerator)} is {fmt_number(value)} times {_joined(denominator)} in "
+                          f"{_where(snapshot)}: a share cannot be above one")
     return value
 
 
@@ -307,9 +312,9 @@ class CounterTrack(Track):
             for labels, value in read_series(snapshot, selector, self.types, self.purpose):
                 text = series_text(selector.name, labels)
                 if math.isnan(value) or math.isinf(value):
-                    raise SourceError(f"counter {text} is {value} in {snapshot.source or 'the scrape'}")
+                    raise SourceError(f"counter {text} is {value} in {_where(snapshot)}")
                 if value < 0:
-                    raise SourceError(f"counter {text} is {_fmt(value)} in {snapshot.source or 'the scrape'}: "
+                    raise SourceError(f"counter {text} is {fmt_number(value)} in {_where(snapshot)}: "
                                       "a counter is never below zero")
                 key = (selector.text, tuple(sorted(labels.items())))
                 previous = self.last_raw.get(key)
@@ -388,7 +393,7 @@ class DurationTrack(Track):
         for labels, value in read_series(snapshot, self.selector, GAUGE, self.purpose):
             key = series_text(self.selector.name, labels)
             if check_finite(value, key) < 0:
-                raise SourceError(f"{key} is {_fmt(value)} in {snapshot.source or 'the scrape'}: "
+                raise SourceError(f"{key} is {fmt_number(value)} in {_where(snapshot)}: "
                                   f"below zero, outside the domain of {self.purpose}")
             if value > 0:
                 active[key] = self.since.get(key, at)
@@ -436,14 +441,14 @@ class RateRatio(Kind):
         requests = sum(denominator[0].values())
         seconds = denominator[1]
         if requests <= 0 or requests < self.min_requests:
-            return Measure(waiting=f"only {_fmt(requests)} in the denominator over {seconds:g}s "
-                                   f"(min_requests {_fmt(self.min_requests)})")
+            return Measure(waiting=f"only {fmt_number(requests)} in the denominator over {seconds:g}s "
+                                   f"(min_requests {fmt_number(self.min_requests)})")
         ratio = sum(numerator[0].values()) / requests
         if self.share and ratio > 1:
             return Measure(problem=SourceError(
-                f"{_joined(self.numerator)} grew {_fmt(ratio)} times as much as {_joined(self.denominator)} over "
+                f"{_joined(self.numerator)} grew {fmt_number(ratio)} times as much as {_joined(self.denominator)} over "
                 f"{seconds:g}s: a share cannot be above one"))
-        return Measure(ratio * self.criterion.scale, f"over {seconds:g}s, {_fmt(requests)} counted")
+        return Measure(ratio * self.criterion.scale, f"over {seconds:g}s, {fmt_number(requests)} counted")
 
 
 @register
@@ -489,8 +494,8 @@ class Quantile(Kind):
                                                "no quantile can be computed"))
         observations = max((count for bound, count in buckets if math.isinf(bound)), default=0.0)
         if observations <= 0 or observations < self.min_requests:
-            return Measure(waiting=f"only {_fmt(observations)} observations over {increase[1]:g}s "
-                                   f"(min_requests {_fmt(self.min_requests)})")
+            return Measure(waiting=f"only {fmt_number(observations)} observations over {increase[1]:g}s "
+                                   f"(min_requests {fmt_number(self.min_requests)})")
         value = histogram_quantile(self.quantile, buckets)
         finite = [(bound, count) for bound, count in buckets if not math.isinf(bound)]
         # The rank lies in the +Inf bucket: the true quantile is at least the highest finite bound.
@@ -499,7 +504,7 @@ class Quantile(Kind):
             value = check_finite(value, f"histogram_quantile({self.quantile:g}, {self.metric})")
         except SourceError as exc:
             return Measure(problem=exc)
-        return Measure(value * self.criterion.scale, f"over {increase[1]:g}s, {_fmt(observations)} observations",
+        return Measure(value * self.criterion.scale, f"over {increase[1]:g}s, {fmt_number(observations)} observations",
                        at_least=beyond)
 
 
@@ -624,8 +629,8 @@ class Projection(_FitKind):
         projected = fit.value_at(fit.last_t) + climb * self.horizon
         hourly = 3600 * self.criterion.scale
         return Measure(projected * self.criterion.scale,
-                       f"climbing {_fmt(slope * hourly)} {self.criterion.unit} an hour, at least "
-                       f"{_fmt(climb * hourly)}, from {fit.count} samples over {fit.span:g}s")
+                       f"climbing {fmt_number(slope * hourly)} {self.criterion.unit} an hour, at least "
+                       f"{fmt_number(climb * hourly)}, from {fit.count} samples over {fit.span:g}s")
 
 
 @register
