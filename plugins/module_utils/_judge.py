@@ -104,10 +104,6 @@ class Evaluator:
     def needs_scrape(self):
         return any(c.source != SOURCE_PROMETHEUS for c in self.criteria)
 
-    @property
-    def needs_prometheus(self):
-        return any(c.source == SOURCE_PROMETHEUS for c in self.criteria)
-
     def metric_names(self):
         names = set()
         for c in self.criteria:

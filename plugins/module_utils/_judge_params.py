@@ -119,7 +119,6 @@ class Judge:
         self.scrape_settings = settings.without_auth()
         self.evaluator = Evaluator(criteria, policy=policy, baseline=bool(baseline_urls),
                                    alerts_not_before=alerts_since)
-        self.scrapes = any(c.source != SOURCE_PROMETHEUS for c in criteria)
         self.wanted = wanted_names(self.evaluator.metric_names())
 
     @classmethod
@@ -155,7 +154,7 @@ class Judge:
     def observe(self, at=None, with_prometheus=True):
         """Scrape the canary and production, query Prometheus, and judge every criterion: a list of Result."""
         canary = baseline = None
-        if self.scrapes:
+        if self.evaluator.needs_scrape:
             canary = scrape_all(self.metrics_urls, self.scrape_settings, self.wanted, role="canary")
             if self.baseline_urls:
                 baseline = scrape_all(self.baseline_urls, self.scrape_settings, self.wanted, role="production")

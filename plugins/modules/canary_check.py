@@ -220,7 +220,7 @@ def main():
         module.fail_json(msg=str(exc))
 
     # Rates need counter increases between scrapes; Prometheus is asked once, with the last scrape.
-    for _dummy in range(params["samples"] - 1 if judge.scrapes else 0):
+    for _dummy in range(params["samples"] - 1 if judge.evaluator.needs_scrape else 0):
         judge.observe(with_prometheus=False)
         time.sleep(judge.interval)
     judge.observe()
