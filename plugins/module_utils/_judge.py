@@ -298,7 +298,10 @@ class Verdict:
 
     @property
     def failed(self):
-        return [r.criterion.name for r in self.results if r.outcome != PASS]
+        """The criteria that decided a verdict other than pass: those that failed, had no data or
+        errors; only when none did, those still inconclusive (too little traffic is then the reason)."""
+        decided = [r.criterion.name for r in self.results if r.outcome not in (PASS, INCONCLUSIVE)]
+        return decided or [r.criterion.name for r in self.results if r.outcome == INCONCLUSIVE]
 
     def message(self):
         if self.outcome == PASS:

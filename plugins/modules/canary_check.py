@@ -115,7 +115,9 @@ verdict:
   type: str
   sample: fail
 failed_criteria:
-  description: Names of the criteria whose outcome is not C(pass).
+  description:
+    - The criteria that decided a verdict other than C(pass): those that failed, had no data or errors.
+    - When none did, those still inconclusive.
   returned: always
   type: list
   elements: str

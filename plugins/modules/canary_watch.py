@@ -105,7 +105,9 @@ msg:
   type: str
   sample: "canary verdict fail: error_rate [fail] error_rate = 19.8 % > threshold 1 (source: ...)"
 failed_criteria:
-  description: Names of the criteria that did not pass.
+  description:
+    - The criteria that decided a verdict other than C(pass): those that failed, had no data or errors.
+    - When none did, those still inconclusive.
   returned: always
   type: list
   elements: str

@@ -247,6 +247,18 @@ def test_inconclusive_waits_and_ends_the_window_not_passed():
     assert "error_rate" in verdict.failed
 
 
+def test_the_failed_criteria_are_those_that_decided_not_those_still_waiting():
+    # A breach ends the window while the leak's fit still waits for samples: the failure is the
+    # error rate's, and the inconclusive fit is not named as a reason.
+    ev = evaluator()
+    ev.observe(0, snap(GOOD_1))
+    ev.observe(30, snap(GOOD_2, errors={"X": 500}))
+    verdict = ev.finish()
+    assert verdict.outcome == "fail"
+    assert "memory_growth" in [r.criterion.name for r in verdict.results if r.outcome == "inconclusive"]
+    assert verdict.failed == ["error_rate"]
+
+
 def test_the_success_threshold_is_judged_over_the_whole_window_at_the_end():
     # 0.7 % errors: below the 1 % alert threshold, above the 0.5 % success threshold.
     ev = evaluator({"memory_growth": {"enabled": False}})
