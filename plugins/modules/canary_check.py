@@ -116,7 +116,7 @@ verdict:
   sample: fail
 failed_criteria:
   description:
-    - The criteria that decided a verdict other than C(pass): those that failed, had no data or errors.
+    - "The criteria that decided a verdict other than C(pass): those that failed, had no data or errors."
     - When none did, those still inconclusive.
   returned: always
   type: list
