@@ -61,6 +61,7 @@ class ActionModule(ActionBase):
         window=dict(type="raw", default="24h"),
         dry_run=dict(type="bool", default=False),
         label=dict(type="str", default="canary"),
+        validate_only=dict(type="bool", default=False),
         **POLICY_ARGUMENT_SPEC,
         **argument_spec(interval_default=30),
     ) if IMPORT_ERROR is None else {}
@@ -80,6 +81,10 @@ class ActionModule(ActionBase):
             judge = Judge.from_params(args, minimum_interval=1)
         except SetupError as exc:
             raise AnsibleActionFail(str(exc)) from None
+        if args["validate_only"]:
+            result.update(changed=False, window_seconds=window,
+                          msg=f"{len(judge.criteria)} criteria, a window of {format_left(window)}: settings valid")
+            return result
         evaluator = judge.evaluator
         interval = judge.interval
 

@@ -69,6 +69,12 @@ options:
     description: Prefix of the progress lines.
     type: str
     default: canary
+  validate_only:
+    description:
+      - Check every setting (window, interval, criteria, URLs, policy) and return without a sample or a request.
+      - A playbook checks the windows of all its steps this way before anything changes.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -81,6 +87,12 @@ EXAMPLES = r"""
     window: 24h
     interval: 30
   register: watch
+
+- name: Check the settings of a 24-hour window before anything changes
+  hyperbun.canary.canary_watch:
+    metrics_urls: ["http://127.0.0.1:3001/metrics"]
+    window: 24h
+    validate_only: true
 
 - name: Judge a one-minute window without failing
   hyperbun.canary.canary_watch:
@@ -96,7 +108,7 @@ EXAMPLES = r"""
 RETURN = r"""
 verdict:
   description: The outcome over the window, C(pass), C(fail), C(inconclusive), C(no_data) or C(error).
-  returned: always
+  returned: unless validate_only is true
   type: str
   sample: fail
 msg:
@@ -106,41 +118,41 @@ msg:
   sample: "canary verdict fail: error_rate [fail] error_rate = 19.8 % > threshold 1 (source: ...)"
 failed_criteria:
   description:
-    - The criteria that decided a verdict other than C(pass): those that failed, had no data or errors.
+    - "The criteria that decided a verdict other than C(pass): those that failed, had no data or errors."
     - When none did, those still inconclusive.
-  returned: always
+  returned: unless validate_only is true
   type: list
   elements: str
   sample: [error_rate]
 results:
   description: Every criterion's final judgement, with its value, threshold, severity, source and message.
-  returned: always
+  returned: unless validate_only is true
   type: list
   elements: dict
   sample: [{"name": "error_rate", "outcome": "fail", "value": 19.8, "comparison": ">", "threshold": 1.0}]
 samples:
   description: How many samples were taken.
-  returned: always
+  returned: unless validate_only is true
   type: int
   sample: 12
 started_at:
   description: When the window started (UTC, ISO 8601).
-  returned: always
+  returned: unless validate_only is true
   type: str
   sample: "2026-11-26T10:00:00+00:00"
 ended_at:
   description: When the window ended (UTC, ISO 8601).
-  returned: always
+  returned: unless validate_only is true
   type: str
   sample: "2026-11-26T10:01:00+00:00"
 breach_at:
   description: When the sample that ended the window early was taken, or null.
-  returned: always
+  returned: unless validate_only is true
   type: str
   sample: "2026-11-26T10:00:35+00:00"
 stopped_early:
   description: Whether a breach or a tripped policy ended the window before its end.
-  returned: always
+  returned: unless validate_only is true
   type: bool
   sample: true
 window_seconds:
@@ -150,7 +162,7 @@ window_seconds:
   sample: 86400.0
 dry_run:
   description: Whether the verdict was only reported.
-  returned: always
+  returned: unless validate_only is true
   type: bool
   sample: false
 """

@@ -87,3 +87,17 @@ def test_bad_arguments_are_refused_before_any_request(tmp_path, server):
     # The same words as canary_check's (tests/unit/plugins/modules/test_canary_check.py): one setup for both.
     assert result["failed"] and "interval must be a duration such as 90, 90s, 5m, 24h or 1h30m" in result["msg"]
     assert server.requests == []
+
+
+def test_validate_only_checks_every_setting_without_a_request(tmp_path, server):
+    criteria = {"x": {"kind": "value", "metric": "up", "threshold": 1}}
+    result, _output = watch(tmp_path, metrics_urls=[server.url()], window="1h30m", use_default_criteria=False,
+                            criteria=criteria, validate_only=True)
+    assert not result.get("failed") and result["window_seconds"] == 5400, result
+    result, _output = watch(tmp_path, metrics_urls=[server.url()], window="a day", use_default_criteria=False,
+                            criteria=criteria, validate_only=True)
+    assert result["failed"] and "window must be a duration such as" in result["msg"]
+    result, _output = watch(tmp_path, metrics_urls=[server.url()], use_default_criteria=False,
+                            criteria={"x": {"kind": "value", "metric": "up"}}, validate_only=True)
+    assert result["failed"] and "threshold" in result["msg"], result["msg"]
+    assert server.requests == []
