@@ -15,6 +15,8 @@ without notice; do not import it from outside the collection.
 
 from __future__ import annotations
 
+import math
+
 from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import (
     OUTCOME_ERROR,
     OUTCOME_NO_DATA,
@@ -172,8 +174,12 @@ class Evaluator:
         if m.waiting is not None:
             return result(INCONCLUSIVE, None, f"{m.waiting} (source: {where})")
         value = m.value
-        head = f"{c.name} = {_fmt(value)} {c.unit}"
         detail = " (source: {}{})".format(where, ", " + m.note if m.note else "")
+        if math.isnan(value):
+            # Arithmetic on a release's absurd values (an overflowing sum, infinity over infinity):
+            # NaN is beyond every threshold's reach, so it would pass.
+            return result(ERROR, None, f"{c.name} is not a number (NaN): its inputs overflow{detail}")
+        head = f"{c.name} = {_fmt(value)} {c.unit}"
         if m.at_least and c.higher_is_worse:
             if value >= c.threshold:
                 message = f"{head} or more: beyond the highest finite bucket, at or above threshold {_fmt(c.threshold)}"
@@ -197,6 +203,9 @@ class Evaluator:
                 return result(b.problem.outcome, value, f"{head}; baseline unmeasurable: {b.problem.message}")
             if b.waiting is not None:
                 return result(INCONCLUSIVE, value, f"{head}; baseline: {b.waiting}")
+            if math.isnan(b.value):
+                nan = "production's value is not a number (NaN): its inputs overflow"
+                return result(ERROR, value, f"{head}; baseline unmeasurable: {nan}")
             baseline_value = b.value
             regression = self._regression(c, value, b.value)
             if regression:

@@ -571,3 +571,25 @@ def test_alerts_since_takes_the_times_playbooks_and_prometheus_write(text):
 
     # now(utc=true).isoformat() in a playbook has no offset: it is UTC.
     assert parse_time(text, "alerts_since") == pytest.approx(1_795_773_660.0)
+
+
+def test_a_line_fit_that_overflows_is_an_error_never_a_nan_that_passes():
+    # One absurd sample (a huge usage over a tiny limit) takes the fit's sums to NaN, which no
+    # threshold catches: the leak is unmeasurable from then on, and the window ends in error.
+    ev = evaluator({"memory_growth": {"min_samples": 3}}, policy=Policy(error_after=3))
+    for i in range(12):
+        absurd = dict(memory="1e308", limit="1e-300") if i == 5 else {}
+        result = by_name(ev.observe(i * 30, snap(GOOD_1, **absurd)))["memory_growth"]
+    assert result.outcome == "error" and result.value is None and "not a number (NaN)" in result.message
+    assert ev.decision == "error"
+    assert {r.criterion.name: r for r in ev.finish().results}["memory_growth"].outcome == "error"
+
+
+def test_a_baseline_that_is_not_a_number_is_an_error_not_a_pass():
+    # Each sum of two huge gauges overflows to infinity, and infinity over infinity is NaN.
+    twice = {"numerator": ["memory_usage_bytes"] * 2, "denominator": ["memory_limit_bytes"] * 2,
+             "baseline": {"max_increase": 5}}
+    ev = evaluator({"memory_growth": {"enabled": False}, "memory_usage": twice}, baseline=True)
+    production = snap(GOOD_1, memory="1e308", limit="1e308")
+    result = by_name(ev.observe(0, snap(GOOD_1), baseline=production))["memory_usage"]
+    assert result.outcome == "error" and "baseline unmeasurable" in result.message and "NaN" in result.message
