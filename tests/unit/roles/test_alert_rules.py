@@ -11,12 +11,19 @@ import jinja2
 import yaml
 from ansible_collections.hyperbun.canary.plugins.module_utils._criteria import build_criteria
 
-ROLE = pathlib.Path(__file__).resolve().parents[3] / "roles" / "alerts"
+ROLES = pathlib.Path(__file__).resolve().parents[3] / "roles"
+ROLE = ROLES / "alerts"
 
 
 def rules():
-    defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
-    template = jinja2.Environment(autoescape=False).from_string((ROLE / "templates" / "rules.yml.j2").read_text())
+    env = jinja2.Environment(autoescape=False)
+    # The role's defaults may name the shared values of hyperbun.canary.common (canary_app).
+    common = yaml.safe_load((ROLES / "common" / "defaults" / "main.yml").read_text())
+    defaults = {
+        name: env.from_string(value).render(**common) if isinstance(value, str) else value
+        for name, value in yaml.safe_load((ROLE / "defaults" / "main.yml").read_text()).items()
+    }
+    template = env.from_string((ROLE / "templates" / "rules.yml.j2").read_text())
     rendered = yaml.safe_load(template.render(ansible_managed="managed", **defaults))
     return defaults, {rule["alert"]: rule for group in rendered["groups"] for rule in group["rules"]}
 
