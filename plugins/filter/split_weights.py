@@ -94,6 +94,8 @@ _value:
       sample: true
 """
 
+# One entry per driver of canary_lb_types_implemented (roles/common/vars/main.yml), as the lb_type choices
+# above; tests/unit/roles/test_common_lb_types.py checks they agree.
 WEIGHT_LIMITS = {"nginx": 1000, "haproxy": 256}
 
 
