@@ -25,6 +25,11 @@ import datetime
 import math
 import re
 
+from ansible_collections.hyperbun.canary.plugins.module_utils._checkpoint import (
+    dump_number,
+    dump_problem,
+    load_problem,
+)
 from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import (
     OUTCOME_NO_DATA,
     Selector,
@@ -270,7 +275,14 @@ class Kind:
 
 
 class Track:
-    """State of one criterion for one role across samples. `problem` is why it cannot be measured now."""
+    """State of one criterion for one role across samples. `problem` is why it cannot be measured now.
+
+    dump() gives the state (not the settings, which come from the criterion) as JSON values for a
+    checkpoint; load() takes it back from a _checkpoint.Node, checking every value (CheckpointError).
+    A subclass names the keys it adds in `state` and reads them in load_state().
+    """
+
+    state = ()
 
     def __init__(self):
         self.problem = SourceError("no sample yet", OUTCOME_NO_DATA)
@@ -286,12 +298,26 @@ class Track:
     def read(self, at, snapshot):
         raise NotImplementedError
 
+    def dump(self):
+        return {"problem": dump_problem(self.problem)}
+
+    def load(self, node, samples):
+        """Take the state dump() wrote; `samples` is how many observations the checkpoint counts."""
+        fields = node.mapping(("problem", *self.state))
+        self.problem = load_problem(fields["problem"])
+        self.load_state(fields, samples)
+
+    def load_state(self, fields, samples):
+        """Read the subclass's keys ({key: Node}) of a checkpoint into the track."""
+
 
 class CounterTrack(Track):
     """Reset-adjusted running totals of counters, one per group (e.g. per `le` bucket).
 
     Only the first point (whole-window figures) and the points a range can reach are kept.
     """
+
+    state = ("times", "totals", "last_raw")
 
     def __init__(self, selectors_, window, types, purpose, group_label=None):
         super().__init__()
@@ -339,6 +365,40 @@ class CounterTrack(Track):
                 del self.times[1:keep_from]
                 del self.totals[1:keep_from]
 
+    def dump(self):
+        last_raw = {}
+        for (selector, labels), value in self.last_raw.items():
+            last_raw.setdefault(selector, []).append([dict(labels), value])
+        return dict(super().dump(), times=list(self.times), last_raw=last_raw,
+                    totals=[{group: dump_number(total) for group, total in point.items()} for point in self.totals])
+
+    def load_state(self, fields, samples):
+        times = [node.number() for node in fields["times"].items()]
+        if len(times) > samples:
+            fields["times"].fail(f"{len(times)} points, more than the {samples} sample(s) observed")
+        totals = []
+        for node in fields["totals"].items(len(times)):
+            point = {}
+            for group, total in node.entries():
+                if group and not self.group_label:
+                    total.fail("a group in the totals of a counter that is not grouped")
+                point[group] = total.number(finite=False)
+            totals.append(point)
+        texts = {selector.text for selector in self.selectors}
+        last_raw = {}
+        for text, series in fields["last_raw"].entries():
+            if text not in texts:
+                series.fail(f"not a selector of this criterion (it reads {', '.join(sorted(texts))})")
+            for item in series.items():
+                labels, value = item.items(2)
+                key = (text, tuple(sorted((name, label.text()) for name, label in labels.entries())))
+                if key in last_raw:
+                    item.fail("a series listed twice")
+                last_raw[key] = value.number(minimum=0)
+        if last_raw and not times:
+            fields["last_raw"].fail("counter values without a point they were read at")
+        self.times, self.totals, self.last_raw = times, totals, last_raw
+
     def increase(self, whole_window=False):
         """({group: increase}, seconds covered), or None with fewer than two samples."""
         if len(self.times) < 2:
@@ -357,6 +417,8 @@ class CounterTrack(Track):
 class LatestTrack(Track):
     """The latest value of a gauge expression."""
 
+    state = ("value",)
+
     def __init__(self, kind):
         super().__init__()
         self.kind = kind
@@ -365,9 +427,19 @@ class LatestTrack(Track):
     def read(self, at, snapshot):
         self.value = self.kind.read_value(snapshot)
 
+    def dump(self):
+        return dict(super().dump(), value=dump_number(self.value))
+
+    def load_state(self, fields, samples):
+        self.value = fields["value"].number(finite=False, optional=True)
+        if self.value is None and self.problem is None:
+            fields["value"].fail("no value, yet the track has no problem")
+
 
 class FitTrack(Track):
     """A straight line fitted through every value of a gauge expression over the window."""
+
+    state = ("fit",)
 
     def __init__(self, kind):
         super().__init__()
@@ -377,9 +449,17 @@ class FitTrack(Track):
     def read(self, at, snapshot):
         self.fit.add(at, self.kind.read_value(snapshot))
 
+    def dump(self):
+        return dict(super().dump(), fit=self.fit.dump())
+
+    def load_state(self, fields, samples):
+        self.fit.load(fields["fit"], samples)
+
 
 class DurationTrack(Track):
     """How long each series of a gauge has stayed above zero, across samples."""
+
+    state = ("since", "at")
 
     def __init__(self, selector, purpose):
         super().__init__()
@@ -399,6 +479,16 @@ class DurationTrack(Track):
                 active[key] = self.since.get(key, at)
         self.since = active
         self.at = at
+
+    def dump(self):
+        return dict(super().dump(), since=dict(self.since), at=self.at)
+
+    def load_state(self, fields, samples):
+        since = {series: node.number() for series, node in fields["since"].entries()}
+        at = fields["at"].number(optional=True)
+        if since and at is None:
+            fields["at"].fail("series active since a time, yet no sample time")
+        self.since, self.at = since, at
 
     def longest(self):
         """(seconds, series) of the longest active series, or (0.0, None) when none is active."""

@@ -14,6 +14,8 @@ from __future__ import annotations
 import bisect
 import math
 
+from ansible_collections.hyperbun.canary.plugins.module_utils._checkpoint import dump_number
+
 
 def counter_step(previous, value):
     """What a counter counted between two samples: a drop is a reset, counted from zero."""
@@ -104,6 +106,8 @@ class LineFit:
     numerically stable over a day of Unix times, and bounded (it is what a checkpoint keeps).
     """
 
+    _SUMS = ("mean_t", "mean_v", "spread_t", "spread_v", "cospread")
+
     def __init__(self):
         self.count = 0
         self.mean_t = self.mean_v = 0.0
@@ -141,6 +145,23 @@ class LineFit:
         """The fitted line's value at time `at`; None where the slope is undefined."""
         slope = self.slope()
         return None if slope is None else self.mean_v + slope * (at - self.mean_t)
+
+    def dump(self):
+        """The fit's state as JSON values, for a checkpoint: eight numbers, however many points."""
+        state = {name: dump_number(getattr(self, name)) for name in self._SUMS}
+        return dict(state, count=self.count, first_t=self.first_t, last_t=self.last_t)
+
+    def load(self, node, samples):
+        """Take the state dump() wrote from a _checkpoint.Node (CheckpointError); at most `samples` points."""
+        fields = node.mapping(("count", *self._SUMS, "first_t", "last_t"))
+        count = fields["count"].count(maximum=samples)
+        sums = {name: fields[name].number(finite=False) for name in self._SUMS}
+        first_t, last_t = (fields[name].number(optional=True) for name in ("first_t", "last_t"))
+        if (count == 0) != (first_t is None) or (first_t is None) != (last_t is None):
+            node.fail(f"{count} point(s), but the first point's time is {first_t} and the last's {last_t}")
+        self.count, self.first_t, self.last_t = count, first_t, last_t
+        for name, value in sums.items():
+            setattr(self, name, value)
 
     @property
     def span(self):
