@@ -10,6 +10,8 @@ without notice; do not import it from outside the collection.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 
 from ansible_collections.hyperbun.canary.plugins.module_utils._kinds import (
     KIND_FIELDS,
@@ -185,6 +187,7 @@ class Criterion:
         if self.max_increase_percent is not None and self.max_increase_percent < 0:
             raise CriteriaError(f"criterion {name!r}: baseline.max_increase_percent must be 0 or more")
         self.measures = KINDS[self.kind](self, spec)
+        self.kind_settings = {field: copy.deepcopy(spec[field]) for field in sorted(KIND_FIELDS) if field in spec}
         return self
 
     @property
@@ -202,12 +205,35 @@ class Criterion:
     def metric_names(self):
         return self.measures.metric_names()
 
+    def fingerprint(self):
+        """A digest of every setting that bears on the judgement (the description does not): criteria
+        with the same fingerprint judge the same samples the same way."""
+        settings = dict(
+            name=self.name, source=self.source, kind=self.kind, unit=self.unit, scale=self.scale,
+            comparison=self.comparison, threshold=self.threshold, success_threshold=self.success_threshold,
+            severity=self.severity, max_increase=self.max_increase, max_increase_percent=self.max_increase_percent,
+            fields=_canonical(self.kind_settings),
+        )
+        text = json.dumps(settings, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
     def to_dict(self):
         return dict(
             name=self.name, description=self.description, source=self.source, kind=self.kind,
             comparison=self.comparison, threshold=self.threshold, success_threshold=self.success_threshold,
             unit=self.unit, severity=self.severity,
         )
+
+
+def _canonical(value):
+    """A setting with its numbers written one way (1 and 1.0 alike), for fingerprint()."""
+    if isinstance(value, dict):
+        return {str(key): _canonical(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= 2**53:
+        return float(value)
+    return value
 
 
 def build_criteria(overrides=None, use_defaults=True, defaults=DEFAULT_CRITERIA):

@@ -16,7 +16,15 @@ without notice; do not import it from outside the collection.
 from __future__ import annotations
 
 import math
+import time
 
+from ansible_collections.hyperbun.canary.plugins.module_utils._checkpoint import (
+    CheckpointError,
+    Node,
+    dump_number,
+    dump_problem,
+    load_problem,
+)
 from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import (
     OUTCOME_ERROR,
     OUTCOME_NO_DATA,
@@ -31,6 +39,9 @@ INCONCLUSIVE = "inconclusive"
 NO_DATA = OUTCOME_NO_DATA
 ERROR = OUTCOME_ERROR
 OUTCOMES = (PASS, FAIL, INCONCLUSIVE, NO_DATA, ERROR)
+# What Evaluator.checkpoint() writes, and the versions Evaluator.restore() reads.
+CHECKPOINT_FORMAT = "hyperbun.canary.judge"
+CHECKPOINT_VERSION = 1
 # Which outcome wins when several are combined into one verdict: never a pass over anything else.
 _RANK = {PASS: 0, INCONCLUSIVE: 1, NO_DATA: 2, ERROR: 3, FAIL: 4}
 _COMPARE = {
@@ -55,6 +66,15 @@ def breaches(value, comparison, threshold):
     return _COMPARE[comparison](value, threshold)
 
 
+def _fmt_time(at):
+    if at is None:
+        return "any time"
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+    except (OverflowError, OSError, ValueError):
+        return f"{at:g}"
+
+
 def _parts(track):
     """The tracks a kind keeps for one criterion: one, or a tuple (a rate's numerator and denominator)."""
     return track if isinstance(track, tuple) else (track,)
@@ -76,6 +96,20 @@ class _Role:
             for part in _parts(track):
                 part.add(at, snapshot)
 
+    def dump(self):
+        tracks = {name: [part.dump() for part in _parts(track)] if isinstance(track, tuple) else track.dump()
+                  for name, track in self.tracks.items()}
+        return {"error": dump_problem(self.last_error), "tracks": tracks}
+
+    def load(self, node, samples):
+        fields = node.mapping(("error", "tracks"))
+        self.last_error = load_problem(fields["error"])
+        for name, state in fields["tracks"].mapping(tuple(self.tracks)).items():
+            track = self.tracks[name]
+            states = state.items(len(track)) if isinstance(track, tuple) else [state]
+            for index, part in enumerate(_parts(track)):
+                part.load(states[index], samples)
+
     def measure(self, c, whole_window=False):
         if self.last_error is not None:
             return Measure(problem=self.last_error)
@@ -87,7 +121,11 @@ class _Role:
 
 
 class Evaluator:
-    """Judges criteria over successive observations; see observe(), decision and finish()."""
+    """Judges criteria over successive observations; see observe(), decision and finish().
+
+    checkpoint() gives its whole state as JSON values, bounded however long the window; restore()
+    makes an evaluator of the same configuration that goes on from it as if it had never stopped.
+    """
 
     def __init__(self, criteria, policy=None, baseline=False, alerts_not_before=None):
         self.criteria = list(criteria)
@@ -97,6 +135,7 @@ class Evaluator:
         self.canary = _Role(self.criteria)
         self.baseline = _Role(self.criteria) if baseline else None
         self.samples = 0
+        self.first_at = self.last_at = None
         self.last = {}
         self.tripped = {}
         self._fails = {c.name: 0 for c in self.criteria}
@@ -120,6 +159,9 @@ class Evaluator:
         Returns the list of Result, one per criterion.
         """
         self.samples += 1
+        if self.first_at is None:
+            self.first_at = at
+        self.last_at = at
         if canary is not None:
             self.canary.add(at, canary)
         if self.baseline is not None and baseline is not None:
@@ -132,6 +174,113 @@ class Evaluator:
             self.last[c.name] = result
             results.append(result)
         return results
+
+    def configuration(self):
+        """What a checkpoint must have been made with to be resumed here (JSON values)."""
+        return {
+            "criteria": {c.name: c.fingerprint() for c in self.criteria},
+            "policy": self.policy.settings(),
+            "baseline": self.baseline is not None,
+            "alerts_not_before": self.alerts_not_before,
+        }
+
+    def checkpoint(self):
+        """The evaluator's whole state, as JSON values (see _checkpoint.dumps()); its size does not grow
+        with the number of observations."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "configuration": self.configuration(),
+            "samples": self.samples,
+            "first_at": self.first_at,
+            "last_at": self.last_at,
+            "canary": self.canary.dump(),
+            "baseline": None if self.baseline is None else self.baseline.dump(),
+            "criteria": {c.name: {
+                "fails": self._fails[c.name],
+                "unmeasured": self._unmeasured[c.name],
+                "last": self.last[c.name].dump() if c.name in self.last else None,
+                "tripped": self.tripped[c.name].dump() if c.name in self.tripped else None,
+            } for c in self.criteria},
+        }
+
+    @classmethod
+    def restore(cls, checkpoint, criteria, policy=None, baseline=False, alerts_not_before=None):
+        """An evaluator of this configuration that goes on from `checkpoint` (a dictionary, as
+        checkpoint() gave it, read back from JSON). Raises CheckpointError, naming the problem, when
+        the checkpoint is malformed, of an unknown version or made with another configuration."""
+        evaluator = cls(criteria, policy, baseline, alerts_not_before)
+        evaluator._load(checkpoint)
+        return evaluator
+
+    def _load(self, checkpoint):
+        if not isinstance(checkpoint, dict):
+            raise CheckpointError(f"checkpoint: expected a mapping, got {type(checkpoint).__name__}")
+        if checkpoint.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"checkpoint: not a checkpoint of the canary judge (its format is "
+                                  f"{str(checkpoint.get('format'))[:80]!r}, not {CHECKPOINT_FORMAT!r})")
+        version = checkpoint.get("version")
+        if version != CHECKPOINT_VERSION or isinstance(version, bool):
+            raise CheckpointError(f"checkpoint: version {repr(version)[:40]} is not one this collection reads "
+                                  f"(it reads version {CHECKPOINT_VERSION})")
+        fields = Node(checkpoint).mapping(("format", "version", "configuration", "samples", "first_at", "last_at",
+                                           "canary", "baseline", "criteria"))
+        differences = self._differences(fields["configuration"])
+        if differences:
+            raise CheckpointError("checkpoint: made with another configuration: " + "; ".join(differences))
+        samples = fields["samples"].count()
+        first_at, last_at = fields["first_at"].number(optional=True), fields["last_at"].number(optional=True)
+        if (samples == 0) != (first_at is None) or (first_at is None) != (last_at is None):
+            fields["samples"].fail(f"{samples} observation(s), but the first was at {first_at} and the last at "
+                                   f"{last_at}")
+        self.canary.load(fields["canary"], samples)
+        if self.baseline is not None:
+            self.baseline.load(fields["baseline"], samples)
+        elif not fields["baseline"].is_null:
+            fields["baseline"].fail("the state of a baseline this evaluator has not")
+        by_name = {c.name: c for c in self.criteria}
+        fails, unmeasured, last, tripped = {}, {}, {}, {}
+        for name, node in fields["criteria"].mapping(tuple(by_name)).items():
+            state = node.mapping(("fails", "unmeasured", "last", "tripped"))
+            fails[name] = state["fails"].count(maximum=samples)
+            unmeasured[name] = state["unmeasured"].count(maximum=samples)
+            for results, key in ((last, "last"), (tripped, "tripped")):
+                if not state[key].is_null:
+                    results[name] = Result.load(by_name[name], state[key])
+            if samples and name not in last:
+                state["last"].fail(f"no judgement after {samples} observation(s)")
+            if not samples and (name in last or name in tripped):
+                node.fail("a judgement, yet no observation")
+            if name in tripped and tripped[name].outcome not in (FAIL, NO_DATA, ERROR):
+                state["tripped"].fail(f"a policy tripped by {tripped[name].outcome}, which never trips one")
+            outcome = last[name].outcome if name in last else None
+            if (fails[name] > 0) != (outcome == FAIL) or (unmeasured[name] > 0) != (outcome in (NO_DATA, ERROR)):
+                node.fail(f"{fails[name]} consecutive fail(s) and {unmeasured[name]} unmeasured, "
+                          f"yet the last judgement is {outcome or 'none'}")
+        self.samples, self.first_at, self.last_at = samples, first_at, last_at
+        self._fails, self._unmeasured, self.last, self.tripped = fails, unmeasured, last, tripped
+
+    def _differences(self, node):
+        """What differs between this evaluator's configuration and a checkpoint's (a Node): a list of phrases."""
+        fields = node.mapping(("criteria", "policy", "baseline", "alerts_not_before"))
+        ours = self.configuration()
+        theirs = {name: digest.text() for name, digest in fields["criteria"].entries()}
+        differences = [f"criterion {name} is not in the checkpoint" for name in ours["criteria"] if name not in theirs]
+        differences += [f"criterion {name} is in the checkpoint but not among these criteria"
+                        for name in theirs if name not in ours["criteria"]]
+        differences += [f"criterion {name}'s settings differ" for name, digest in ours["criteria"].items()
+                        if name in theirs and theirs[name] != digest]
+        policy = fields["policy"].mapping(tuple(ours["policy"]))
+        differences += [f"policy {name} was {policy[name].count()}, is {value}"
+                        for name, value in ours["policy"].items() if policy[name].count() != value]
+        if fields["baseline"].flag() != ours["baseline"]:
+            differences.append("the checkpoint was made {} a production baseline, this judge has {}".format(
+                *(("with", "none") if not ours["baseline"] else ("without", "one"))))
+        alerts_not_before = fields["alerts_not_before"].number(optional=True)
+        if alerts_not_before != ours["alerts_not_before"]:
+            differences.append(f"alerts counted from {_fmt_time(alerts_not_before)} in the checkpoint, from "
+                               f"{_fmt_time(ours['alerts_not_before'])} here (alerts_since)")
+        return differences
 
     @property
     def decision(self):
@@ -275,6 +424,19 @@ class Result:
         self.at = at
         self.final = final
 
+    def dump(self):
+        """The judgement as a checkpoint keeps it (its criterion is known by name)."""
+        return {"outcome": self.outcome, "value": dump_number(self.value), "message": self.message,
+                "baseline_value": dump_number(self.baseline_value), "at": self.at}
+
+    @classmethod
+    def load(cls, criterion, node):
+        """The judgement dump() wrote, from a _checkpoint.Node; raises CheckpointError."""
+        fields = node.mapping(("outcome", "value", "message", "baseline_value", "at"))
+        return cls(criterion, fields["outcome"].text(OUTCOMES), fields["value"].number(finite=False, optional=True),
+                   fields["message"].text(), fields["baseline_value"].number(finite=False, optional=True),
+                   at=fields["at"].number())
+
     def to_dict(self):
         c = self.criterion
         return dict(
@@ -297,6 +459,10 @@ class Policy:
         self.warning_fail_after = warning_fail_after
         self.no_data_after = no_data_after
         self.error_after = error_after
+
+    def settings(self):
+        return {"warning_fail_after": self.warning_fail_after, "no_data_after": self.no_data_after,
+                "error_after": self.error_after}
 
 
 class Verdict:
