@@ -16,6 +16,7 @@ import math
 import re
 import time
 
+from ansible_collections.hyperbun.canary.plugins.module_utils._checkpoint import CheckpointError, loads
 from ansible_collections.hyperbun.canary.plugins.module_utils._criteria import (
     SOURCE_PROMETHEUS,
     CriteriaError,
@@ -110,19 +111,29 @@ class Judge:
     """
 
     def __init__(self, criteria, interval, metrics_urls, baseline_urls, prometheus, settings, policy,
-                 alerts_since=None):
+                 alerts_since=None, checkpoint=None):
         self.criteria = criteria
         self.interval = interval
         self.metrics_urls = metrics_urls
         self.baseline_urls = baseline_urls
         self.prometheus = prometheus
         self.scrape_settings = settings.without_auth()
-        self.evaluator = Evaluator(criteria, policy=policy, baseline=bool(baseline_urls),
-                                   alerts_not_before=alerts_since)
+        if checkpoint is None:
+            self.evaluator = Evaluator(criteria, policy=policy, baseline=bool(baseline_urls),
+                                       alerts_not_before=alerts_since)
+        else:
+            self.evaluator = Evaluator.restore(checkpoint, criteria, policy=policy, baseline=bool(baseline_urls),
+                                               alerts_not_before=alerts_since)
         self.wanted = wanted_names(self.evaluator.metric_names())
 
     @classmethod
-    def from_params(cls, params, minimum_interval=0.0):
+    def from_params(cls, params, minimum_interval=0.0, checkpoint=None):
+        """A judge for the task's parameters; raises SetupError.
+
+        checkpoint: what checkpoint() gave earlier (a dictionary, or its JSON text as bytes or a string),
+        to go on with that judgement as if it had never stopped; refused with a SetupError that names
+        the problem when it is malformed, of an unknown version or made with other parameters.
+        """
         problem = check_connection_params(params)
         if problem:
             raise SetupError(problem)
@@ -148,8 +159,18 @@ class Judge:
                              missing_library=PROMETHEUS_CLIENT_IMPORT_ERROR or "prometheus-client")
         settings = HttpSettings.from_params(params, with_auth=True)
         prometheus = PrometheusClient(params["prometheus_url"], settings) if params["prometheus_url"] else None
-        return cls(criteria, interval, params["metrics_urls"], params["baseline_urls"], prometheus, settings, policy,
-                   alerts_since)
+        try:
+            if isinstance(checkpoint, (str, bytes, bytearray)):
+                checkpoint = loads(checkpoint)
+            return cls(criteria, interval, params["metrics_urls"], params["baseline_urls"], prometheus, settings,
+                       policy, alerts_since, checkpoint)
+        except CheckpointError as exc:
+            raise SetupError(f"cannot go on from the checkpoint: {exc}") from None
+
+    def checkpoint(self):
+        """The judgement so far as JSON values (write it with _checkpoint.dumps()); its size does not grow
+        with the window. Give it back to from_params() to go on from here."""
+        return self.evaluator.checkpoint()
 
     def observe(self, at=None, with_prometheus=True):
         """Scrape the canary and production, query Prometheus, and judge every criterion: a list of Result."""

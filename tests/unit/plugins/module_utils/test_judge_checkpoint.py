@@ -14,7 +14,12 @@ from ansible_collections.hyperbun.canary.plugins.module_utils._checkpoint import
 from ansible_collections.hyperbun.canary.plugins.module_utils._criteria import build_criteria
 from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import SourceError, parse_exposition
 from ansible_collections.hyperbun.canary.plugins.module_utils._judge import Evaluator, Policy
-from ansible_collections.hyperbun.canary.plugins.module_utils._judge_params import POLICY_ARGUMENT_SPEC
+from ansible_collections.hyperbun.canary.plugins.module_utils._judge_params import (
+    POLICY_ARGUMENT_SPEC,
+    Judge,
+    SetupError,
+    argument_spec,
+)
 from ansible_collections.hyperbun.canary.tests.unit.plugins.module_utils.test_judge import (
     GOOD_1,
     GOOD_2,
@@ -452,3 +457,53 @@ def test_whatever_a_checkpoint_holds_it_is_refused_cleanly_or_judged_without_a_t
     verdict = ev.finish().to_dict()
     json.dumps(verdict)
     assert verdict["verdict"] in ("pass", "fail", "inconclusive", "no_data", "error")
+
+
+# Judge: the entry point the watch goes on from.
+
+def params(server, **changes):
+    values = {name: spec.get("default") for name, spec in argument_spec(interval_default=30).items()}
+    values.update({name: spec["default"] for name, spec in POLICY_ARGUMENT_SPEC.items()})
+    values.update(metrics_urls=[server.url()], baseline_urls=[server.url("/production")], interval="30s",
+                  criteria=dict(OVERRIDES, critical_alerts={"enabled": False}), retries=0)
+    values.update(changes)
+    return values
+
+
+def test_a_judge_goes_on_from_its_checkpoint(server):
+    server.serve("/production", exposition(**GOOD_1))
+    uninterrupted = Judge.from_params(params(server))
+    first = Judge.from_params(params(server))
+    for judge in (uninterrupted, first):
+        server.serve("/metrics", exposition(**GOOD_1))
+        judge.observe(START)
+    text = _checkpoint.dumps(first.checkpoint())
+    for checkpoint in (text, text.encode(), json.loads(text)):
+        resumed = Judge.from_params(params(server), checkpoint=checkpoint)
+        assert resumed.evaluator.samples == 1 and resumed.evaluator.first_at == START
+    server.serve("/production", exposition(**GOOD_2))
+    server.serve("/metrics", exposition(**{**GOOD_2, "errors": {"X": 500}}))
+    expected = [r.to_dict() for r in uninterrupted.observe(START + 30)]
+    assert [r.to_dict() for r in resumed.observe(START + 30)] == expected
+    assert resumed.evaluator.decision == uninterrupted.evaluator.decision == "fail"
+    assert resumed.evaluator.finish().to_dict() == uninterrupted.evaluator.finish().to_dict()
+
+
+@pytest.mark.parametrize("changes, checkpoint, words", [
+    (dict(criteria=dict(OVERRIDES, critical_alerts={"enabled": False}, error_rate={"threshold": 2})), None,
+     "criterion error_rate's settings differ"),
+    (dict(error_after=5), None, "policy error_after was 3, is 5"),
+    (dict(baseline_urls=[]), None, "made with a production baseline, this judge has none"),
+    (dict(alerts_since="2025-11-24T16:00:00Z"), None, "alerts counted from any time"),
+    ({}, '{"format": "hyperbun.canary.judge", "version": 7}', "version 7 is not one this collection reads"),
+    ({}, "{", "not JSON"),
+    ({}, '{"samples": NaN}', "NaN is not JSON"),
+])
+def test_a_judge_refuses_a_checkpoint_it_cannot_go_on_from_with_a_setup_error(server, changes, checkpoint, words):
+    server.serve("/production", exposition(**GOOD_1))
+    server.serve("/metrics", exposition(**GOOD_1))
+    judge = Judge.from_params(params(server))
+    judge.observe(START)
+    with pytest.raises(SetupError) as refused:
+        Judge.from_params(params(server, **changes), checkpoint=checkpoint or _checkpoint.dumps(judge.checkpoint()))
+    assert str(refused.value).startswith("cannot go on from the checkpoint: ") and words in str(refused.value)
