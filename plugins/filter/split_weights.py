@@ -94,8 +94,9 @@ _value:
       sample: true
 """
 
-# One entry per driver of canary_lb_types_implemented (roles/common/vars/main.yml), as the lb_type choices
-# above; tests/unit/roles/test_common_lb_types.py checks they agree.
+# The highest weight of each driver of canary_lb_drivers (roles/common/vars/main.yml), for callers that
+# name only lb_type; the traffic role passes the registry's max_weight itself. The lb_type choices above
+# list the same types; tests/unit/roles/test_common_lb_types.py checks both agree with the registry.
 WEIGHT_LIMITS = {"nginx": 1000, "haproxy": 256}
 
 
