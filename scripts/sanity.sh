@@ -12,6 +12,11 @@ mkdir -p "$target"
 (cd "$root" && git ls-files -z --cached --others --exclude-standard) |
     (cd "$root" && xargs -0 cp --parents -P -t "$target")
 rm -rf "$target/collections"
+# The ALB module builds on amazon.aws (its documentation fragments and module_utils), which the ansible
+# package ships; ansible-test finds a collection's dependencies beside it.
+amazon_aws=$("$root/.venv/bin/python" -c 'import pathlib, ansible; print(pathlib.Path(ansible.__file__).parents[1] / "ansible_collections/amazon/aws")')
+mkdir -p "$workdir/ansible_collections/amazon"
+ln -s "$amazon_aws" "$workdir/ansible_collections/amazon/aws"
 
 # ansible-test fetches get-pip.py from outside the package registries; give it the offline stand-in.
 pip_version=$("$root/.venv/bin/python" - <<'PY'

@@ -21,8 +21,8 @@ description:
     split and the error, so that the caller can report it.
   - Weights within a group differ by at most one; equal weights are preferred whenever they give the
     same accuracy.
-  - A weight of 0 means that the server receives no traffic. HAProxy accepts weight 0; nginx does not,
-    so the nginx driver renders such a server as C(down).
+  - A weight of 0 means that the server receives no traffic. HAProxy and an ALB's target groups accept
+    weight 0; nginx does not, so the nginx driver renders such a server as C(down).
 options:
   _input:
     description: The production servers (any list, for example of C(host:port) strings), or their number.
@@ -38,11 +38,11 @@ options:
     required: true
   lb_type:
     description:
-      - Load balancer whose weight range applies, V(nginx) (1 to O(max_weight), default 1000) or
-        V(haproxy) (1 to 256).
+      - Load balancer whose weight range applies, V(nginx) (1 to O(max_weight), default 1000),
+        V(haproxy) (1 to 256) or V(alb) (an AWS ALB's target groups, 1 to 999).
     type: str
     default: nginx
-    choices: [nginx, haproxy]
+    choices: [nginx, haproxy, alb]
   max_weight:
     description: Highest weight the load balancer accepts for one server; defaults to the O(lb_type)'s limit.
     type: int
@@ -97,7 +97,7 @@ _value:
 # The highest weight of each driver of canary_lb_drivers (roles/common/vars/main.yml), for callers that
 # name only lb_type; the traffic role passes the registry's max_weight itself. The lb_type choices above
 # list the same types; tests/unit/roles/test_common_lb_types.py checks both agree with the registry.
-WEIGHT_LIMITS = {"nginx": 1000, "haproxy": 256}
+WEIGHT_LIMITS = {"nginx": 1000, "haproxy": 256, "alb": 999}
 
 
 def _members(value, role):

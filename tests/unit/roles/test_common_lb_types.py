@@ -17,9 +17,6 @@ from ansible_collections.hyperbun.canary.plugins.filter import split_weights
 ROLES = pathlib.Path(__file__).resolve().parents[3] / "roles"
 VERBS = ("apply", "read", "drain")
 
-# Drivers the traffic role declares but refuses until they are implemented.
-DECLARED_NOT_IMPLEMENTED = ["alb"]
-
 
 def load(path):
     return yaml.safe_load((ROLES / path).read_text())
@@ -44,8 +41,9 @@ def fixture_implemented(drivers):
 
 def test_the_registry_states_where_each_driver_runs_its_weight_range_and_its_tasks(drivers):
     for lb_type, driver in drivers.items():
-        assert set(driver) == {"where", "max_weight", "tasks"}, lb_type
+        assert set(driver) == {"where", "split", "max_weight", "tasks"}, lb_type
         assert driver["where"] in ("host", "controller"), lb_type
+        assert driver["split"] in ("servers", "groups"), lb_type
         assert isinstance(driver["max_weight"], int) and driver["max_weight"] >= 1, lb_type
         assert driver["tasks"] == f"drivers/{lb_type}", lb_type
 
@@ -73,10 +71,8 @@ def test_the_preflight_tests_the_configuration_of_each_driver_on_a_host(drivers)
     assert sorted(commands) == sorted(name for name, driver in drivers.items() if driver["where"] == "host")
 
 
-def test_the_traffic_role_declares_the_implemented_drivers_and_those_it_refuses(implemented):
-    choices = option("traffic", "traffic_lb_type")["choices"]
-    assert sorted(choices) == sorted(implemented + DECLARED_NOT_IMPLEMENTED)
-    assert not set(DECLARED_NOT_IMPLEMENTED) & set(implemented)
+def test_the_traffic_role_accepts_exactly_the_implemented_drivers(implemented):
+    assert sorted(option("traffic", "traffic_lb_type")["choices"]) == implemented
 
 
 def test_the_traffic_role_reads_the_registry_and_each_driver_has_its_three_verbs(drivers):
@@ -89,8 +85,23 @@ def test_the_traffic_role_reads_the_registry_and_each_driver_has_its_three_verbs
             assert (tasks / driver["tasks"] / f"{verb}.yml").is_file(), (lb_type, verb)
     # Every driver directory is registered; no task file of a type outside the registry.
     assert sorted(path.name for path in (tasks / "drivers").iterdir()) == sorted(drivers)
-    for lb_type in DECLARED_NOT_IMPLEMENTED:
-        assert not (tasks / "drivers" / lb_type).exists(), lb_type
+
+
+def test_the_role_runs_a_controller_driver_on_the_controller_and_a_host_driver_on_its_host():
+    includes = {}
+    for task in load("traffic/tasks/main.yml"):
+        include = task.get("ansible.builtin.include_tasks")
+        if include is None:
+            continue
+        path = include if isinstance(include, str) else include["file"]
+        verb = "read" if path.endswith("/read.yml") else "apply or drain"
+        includes[(verb, task["when"])] = include
+    host, controller = "_traffic_driver.where == 'host'", "_traffic_driver.where == 'controller'"
+    for verb in ("apply or drain", "read"):
+        assert isinstance(includes[(verb, host)], str), verb
+        applied = includes[(verb, controller)]["apply"]
+        assert applied["delegate_to"] == "localhost" and applied["become"] is False, verb
+        assert applied["vars"] == {"ansible_python_interpreter": "{{ traffic_controller_python }}"}, verb
 
 
 def test_split_weights_knows_the_weight_range_of_each_implemented_driver(drivers):

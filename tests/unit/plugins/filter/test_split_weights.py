@@ -55,6 +55,17 @@ def test_closest_split_when_haproxy_range_is_too_small():
     assert result["error"] == pytest.approx(result["achieved"] - 33.3)
 
 
+def test_the_alb_splits_between_two_target_groups_within_999():
+    assert split_weights(["production"], ["canary"], 33.3, lb_type="alb")["weights"] == {"production": 667,
+                                                                                         "canary": 333}
+    # 0.05 % needs 1 against 1999: beyond the ALB's range, so the closest split within 999 (1 against 999).
+    result = split_weights(["production"], ["canary"], 0.05, lb_type="alb")
+    assert result["weights"] == {"production": 999, "canary": 1}
+    assert not result["exact"] and result["error"] == pytest.approx(0.05)
+    assert split_weights(["production"], ["canary"], 5, lb_type="alb")["weights"] == {"production": 19, "canary": 1}
+    assert split_weights(["production"], ["canary"], 0, lb_type="alb")["weights"] == {"production": 1, "canary": 0}
+
+
 def test_uneven_weights_when_no_even_split_is_exact():
     # 60 % with weights up to 3: canary total 3 over two servers is the only exact split.
     result = split_weights(1, 2, 60, max_weight=3)
@@ -72,7 +83,7 @@ def test_uneven_weights_when_no_even_split_is_exact():
         ({"percentage": True}, "must be a number"),
         ({"percentage": None}, "must be a number"),
         ({"percentage": float("nan")}, "must be a number"),
-        ({"percentage": 5, "lb_type": "alb"}, "unknown load balancer type 'alb'"),
+        ({"percentage": 5, "lb_type": "f5"}, "unknown load balancer type 'f5'"),
         ({"percentage": 5, "max_weight": 300, "lb_type": "haproxy"}, "max_weight must be an integer from 1 to 256"),
         ({"percentage": 5, "max_weight": 0}, "max_weight"),
     ],
@@ -106,12 +117,12 @@ def test_registered_as_filter():
     production=st.integers(min_value=1, max_value=6),
     canary=st.integers(min_value=1, max_value=3),
     percentage=st.integers(min_value=0, max_value=10000).map(lambda hundredths: Fraction(hundredths, 100)),
-    lb_type=st.sampled_from(["nginx", "haproxy"]),
+    lb_type=st.sampled_from(["nginx", "haproxy", "alb"]),
 )
 def test_weights_are_valid_and_never_worse_than_even_weights(production, canary, percentage, lb_type):
     as_text = f"{float(percentage):.2f}"
     result = split_weights(production, canary, as_text, lb_type=lb_type)
-    limit = 256 if lb_type == "haproxy" else 1000
+    limit = {"haproxy": 256, "alb": 999}.get(lb_type, 1000)
     weights = list(result["weights"].values())
     assert all(0 <= w <= limit for w in weights)
     assert len(weights) == production + canary

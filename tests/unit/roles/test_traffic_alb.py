@@ -1,0 +1,327 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The traffic role's AWS ALB driver, run for real by ansible-playbook against moto's server on 127.0.0.1.
+
+Each test builds a VPC, two subnets, an application load balancer, a production and a canary target
+group and a listener whose rule forwards to production, with boto3; then runs the traffic role
+(traffic_lb_type: alb) and reads the rule's weights back with boto3 after every run. Throttling and
+access denied, which moto does not answer, come from a small proxy on 127.0.0.1 in front of it that
+answers one API call with AWS's error document and forwards every other one.
+"""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import json
+import logging
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+REGION = "eu-west-1"
+ACCESS_KEY = "AKIAHYPERBUNTESTKEY0"
+# Never printed by a run, whatever its verbosity (checked on every run).
+SECRET_KEY = "hyperbun-test-secret-0f8e6c2d"
+PLAYBOOK = """
+- hosts: lb
+  gather_facts: false
+  roles:
+    - role: hyperbun.canary.traffic
+"""
+
+
+@pytest.fixture(scope="module", name="moto_url")
+def fixture_moto_url():
+    # moto's server logs every request; its answers are what the tests look at.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+class FaultProxy:
+    """Forwards the AWS query API to moto, except the calls named in `faults`, which it answers with
+    AWS's error document (each such answer counted in `answered`)."""
+
+    def __init__(self, upstream):
+        self.upstream = urllib.parse.urlsplit(upstream)
+        self.faults = {}
+        self.answered = {}
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                action = urllib.parse.parse_qs(body.decode()).get("Action", [""])[0]
+                if action in proxy.faults:
+                    status, code, message = proxy.faults[action]
+                    proxy.answered[action] = proxy.answered.get(action, 0) + 1
+                    payload = (
+                        '<ErrorResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/">'
+                        f"<Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+                        "<RequestId>00000000-0000-4000-8000-000000000000</RequestId></ErrorResponse>"
+                    ).encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/xml")
+                else:
+                    connection = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=30)
+                    headers = {name: value for name, value in self.headers.items() if name.lower() != "host"}
+                    connection.request("POST", self.path, body=body, headers=headers)
+                    answer = connection.getresponse()
+                    payload = answer.read()
+                    self.send_response(answer.status)
+                    self.send_header("Content-Type", answer.getheader("Content-Type", "text/xml"))
+                    connection.close()
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(name="proxy")
+def fixture_proxy(moto_url):
+    instance = FaultProxy(moto_url)
+    yield instance
+    instance.close()
+
+
+class Alb:
+    """One load balancer in moto, with the ARNs the traffic role needs."""
+
+    def __init__(self, endpoint, name):
+        kwargs = dict(endpoint_url=endpoint, region_name=REGION, aws_access_key_id=ACCESS_KEY,
+                      aws_secret_access_key=SECRET_KEY)
+        ec2 = boto3.client("ec2", **kwargs)
+        self.elbv2 = boto3.client("elbv2", **kwargs)
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{index}.0/24",
+                                     AvailabilityZone=f"{REGION}{zone}")["Subnet"]["SubnetId"]
+                   for index, zone in ((1, "a"), (2, "b"))]
+        self.lb = self.elbv2.create_load_balancer(Name=name, Subnets=subnets, Type="application",
+                                                  Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
+        self.production, self.canary = (
+            self.elbv2.create_target_group(Name=f"{name}-{role}", Protocol="HTTP", Port=3000, VpcId=vpc,
+                                           TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+            for role in ("production", "canary"))
+        self.elbv2.register_targets(TargetGroupArn=self.production,
+                                    Targets=[{"Id": "10.0.1.10", "Port": 3000}, {"Id": "10.0.2.10", "Port": 3000}])
+        self.listener = self.elbv2.create_listener(
+            LoadBalancerArn=self.lb, Protocol="HTTP", Port=80,
+            DefaultActions=[{"Type": "fixed-response",
+                             "FixedResponseConfig": {"StatusCode": "404", "ContentType": "text/plain"}}],
+        )["Listeners"][0]["ListenerArn"]
+        # Before any canary: the rule forwards everything to production.
+        self.rule = self.elbv2.create_rule(
+            ListenerArn=self.listener, Priority=10, Conditions=[{"Field": "path-pattern", "Values": ["/*"]}],
+            Actions=[{"Type": "forward", "TargetGroupArn": self.production}],
+        )["Rules"][0]["RuleArn"]
+
+    def weights(self, rule=None):
+        """The rule's (or the listener's default action's) weights, read through the API: {production, canary}."""
+        if rule == "default":
+            actions = self.elbv2.describe_listeners(ListenerArns=[self.listener])["Listeners"][0]["DefaultActions"]
+        else:
+            actions = self.elbv2.describe_rules(RuleArns=[rule or self.rule])["Rules"][0]["Actions"]
+        forward = next(action for action in actions if action["Type"] == "forward")
+        groups = forward.get("ForwardConfig", {}).get("TargetGroups") or [
+            {"TargetGroupArn": forward["TargetGroupArn"], "Weight": 1}]
+        by_arn = {group["TargetGroupArn"]: group.get("Weight", 1) for group in groups}
+        return {"production": by_arn.get(self.production, 0), "canary": by_arn.get(self.canary, 0)}
+
+    def canary_targets(self):
+        found = self.elbv2.describe_target_health(TargetGroupArn=self.canary)["TargetHealthDescriptions"]
+        return sorted(f"{item['Target']['Id']}:{item['Target']['Port']}" for item in found)
+
+    def settings(self, **extra):
+        return dict({"traffic_lb_type": "alb", "traffic_alb_listener_arn": self.listener,
+                     "traffic_alb_rule_arn": self.rule, "traffic_alb_production_target_group_arn": self.production,
+                     "traffic_alb_canary_target_group_arn": self.canary, "traffic_alb_region": REGION}, **extra)
+
+
+_names = iter(range(1, 1000))
+
+
+@pytest.fixture(name="alb")
+def fixture_alb(moto_url):
+    return Alb(moto_url, f"hb{os.getpid()}-{next(_names)}")
+
+
+class Run:
+    def __init__(self, done):
+        self.rc = done.returncode
+        self.output = done.stdout + done.stderr
+        recap = re.search(r"^lb1\s*:\s*ok=(\d+)\s+changed=(\d+)", self.output, re.MULTILINE)
+        self.changed = int(recap.group(2)) if recap else None
+
+    def __repr__(self):
+        return f"rc={self.rc} changed={self.changed}\n{self.output}"
+
+
+def run_role(tmp_path, endpoint, settings, *options):
+    """ansible-playbook with the traffic role on one load-balancer host, the AWS API at `endpoint`."""
+    playbook = tmp_path / "traffic.yml"
+    playbook.write_text(PLAYBOOK)
+    inventory = tmp_path / "hosts.ini"
+    # The load balancer host is never contacted: the ALB driver runs on the controller.
+    inventory.write_text("[lb]\nlb1 ansible_host=192.0.2.10 ansible_connection=ssh\n")
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    env.update(ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+               ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_CALLBACK_RESULT_FORMAT="yaml",
+               AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY, AWS_ENDPOINT_URL=endpoint,
+               AWS_CONFIG_FILE=str(tmp_path / "no-aws-config"),
+               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-aws-credentials"),
+               # Retries quick enough for a test; the role's defaults are 8 retries from 1 s on.
+               ANSIBLE_TIMEOUT="10")
+    settings = dict({"traffic_alb_api_retries": 2, "traffic_alb_api_retry_delay": 0.05}, **settings)
+    playbook_command = pathlib.Path(sys.executable).parent / "ansible-playbook"
+    done = subprocess.run([str(playbook_command), "-i", str(inventory), str(playbook), "-e", json.dumps(settings),
+                           *options], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    run = Run(done)
+    assert "Traceback" not in run.output, run
+    assert SECRET_KEY not in run.output, "the secret key was printed"
+    return run
+
+
+EXPECTED = {0: {"production": 1, "canary": 0}, 5: {"production": 19, "canary": 1}, 25: {"production": 3, "canary": 1}}
+
+
+def test_the_share_moves_0_5_25_0_each_change_read_back(tmp_path, moto_url, alb):
+    started = time.monotonic()
+    targets = [{"id": "10.0.1.20", "port": 3001}]
+    for share in (0, 5, 25, 0):
+        run = run_role(tmp_path, moto_url, alb.settings(traffic_percentage=share, traffic_alb_canary_targets=targets))
+        assert run.rc == 0 and run.changed == 1, run
+        assert alb.weights() == EXPECTED[share], (share, run)
+        assert f"canary share {share}.0 % requested" in run.output
+        # The canary's target, registered by the first run.
+        assert alb.canary_targets() == ["10.0.1.20:3001"]
+    # A second run of the same share changes nothing.
+    run = run_role(tmp_path, moto_url, alb.settings(traffic_percentage=0, traffic_alb_canary_targets=targets))
+    assert run.rc == 0 and run.changed == 0, run
+    assert alb.weights() == EXPECTED[0]
+    assert time.monotonic() - started < 60
+
+
+def test_check_mode_changes_nothing_and_a_drain_puts_the_canary_at_0(tmp_path, moto_url, alb):
+    run = run_role(tmp_path, moto_url, alb.settings(traffic_percentage=25))
+    assert run.rc == 0 and run.changed == 1, run
+    assert alb.weights() == EXPECTED[25]
+
+    # Check mode and diff: reports the change, changes nothing.
+    run = run_role(tmp_path, moto_url, alb.settings(traffic_percentage=50), "--check", "--diff")
+    assert run.rc == 0 and run.changed == 1, run
+    assert alb.weights() == EXPECTED[25]
+    assert f"--- before: rule {alb.rule}" in run.output, run
+    assert re.search(r'^-\s+"?production"?: 3$', run.output, re.MULTILINE), run
+    assert re.search(r'^\+\s+"?production"?: 1$', run.output, re.MULTILINE), run
+
+    # The drain verb (the rollback's): the canary at 0 now, production keeps its weight.
+    run = run_role(tmp_path, moto_url, alb.settings(traffic_action="drain", traffic_percentage=25))
+    assert run.rc == 0 and run.changed == 1, run
+    assert alb.weights() == {"production": 3, "canary": 0}
+    run = run_role(tmp_path, moto_url, alb.settings(traffic_action="drain"))
+    assert run.rc == 0 and run.changed == 0, run
+
+
+def test_the_listener_default_action_carries_the_share(tmp_path, moto_url, alb):
+    alb.elbv2.modify_listener(ListenerArn=alb.listener,
+                              DefaultActions=[{"Type": "forward", "TargetGroupArn": alb.production}])
+    run = run_role(tmp_path, moto_url, alb.settings(traffic_percentage=5, traffic_alb_rule_arn="default"))
+    assert run.rc == 0 and run.changed == 1, run
+    assert alb.weights("default") == {"production": 19, "canary": 1}
+    # The rule was not touched.
+    assert alb.weights() == {"production": 1, "canary": 0}
+
+
+def _unknown(arn):
+    return arn[:-4] + ("0000" if not arn.endswith("0000") else "1111")
+
+
+BAD_INPUT = {
+    "unknown listener": (lambda alb: {"traffic_alb_listener_arn": _unknown(alb.listener),
+                                      "traffic_alb_rule_arn": "default"},
+                         lambda alb: f"the listener {_unknown(alb.listener)} does not exist (DescribeListeners"),
+    "unknown rule": (lambda alb: {"traffic_alb_rule_arn": _unknown(alb.rule)},
+                     lambda alb: f"the rule {_unknown(alb.rule)} does not exist (DescribeRules"),
+    "missing target group": (lambda alb: {"traffic_alb_canary_target_group_arn": _unknown(alb.canary)},
+                             lambda alb: f"the canary target group {_unknown(alb.canary)} does not exist"
+                                         f" (DescribeTargetGroups"),
+    "missing listener setting": (lambda alb: {"traffic_alb_listener_arn": ""},
+                                 lambda alb: "the ALB driver needs traffic_alb_listener_arn"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUT))
+def test_bad_input_is_refused_naming_it_and_changes_nothing(tmp_path, moto_url, alb, case):
+    settings, message = BAD_INPUT[case]
+    before = alb.weights()
+    run = run_role(tmp_path, moto_url, alb.settings(traffic_percentage=25, **settings(alb)))
+    assert run.rc != 0, run
+    assert message(alb) in run.output, run
+    assert "nothing was changed" in run.output, run
+    assert alb.weights() == before
+
+
+def test_throttling_is_retried_with_backoff_then_refused_changing_nothing(tmp_path, proxy, alb):
+    proxy.faults["ModifyRule"] = (400, "Throttling", "Rate exceeded")
+    run = run_role(tmp_path, proxy.url, alb.settings(traffic_percentage=25))
+    assert run.rc != 0, run
+    assert f"AWS throttled ModifyRule on {alb.rule} and went on throttling it through 2 retries" in run.output, run
+    assert "nothing was changed" in run.output
+    # The first call and two retries.
+    assert proxy.answered == {"ModifyRule": 3}
+    assert alb.weights() == {"production": 1, "canary": 0}
+
+    # Throttled twice, then answered: the change goes through.
+    proxy.answered.clear()
+    faults = proxy.faults
+
+    class TwiceOnly(dict):
+        def __contains__(self, action):
+            return action == "ModifyRule" and proxy.answered.get("ModifyRule", 0) < 2
+
+    proxy.faults = TwiceOnly(faults)
+    run = run_role(tmp_path, proxy.url, alb.settings(traffic_percentage=25))
+    assert run.rc == 0 and run.changed == 1, run
+    assert proxy.answered == {"ModifyRule": 2}
+    assert alb.weights() == {"production": 3, "canary": 1}
+
+
+def test_access_denied_is_refused_naming_the_call_and_the_arn_changing_nothing(tmp_path, proxy, alb):
+    proxy.faults["ModifyRule"] = (403, "AccessDenied",
+                                  "User: arn:aws:iam::123456789012:user/ci is not authorized to perform:"
+                                  " elasticloadbalancing:ModifyRule")
+    # At -vvv too, no credential shows (run_role checks every run's output for the secret key).
+    run = run_role(tmp_path, proxy.url, alb.settings(traffic_percentage=5), "-vvv")
+    assert run.rc != 0, run
+    assert f"access denied to ModifyRule on {alb.rule}" in run.output, run
+    assert "nothing was changed" in run.output
+    assert proxy.answered == {"ModifyRule": 1}
+    assert alb.weights() == {"production": 1, "canary": 0}
