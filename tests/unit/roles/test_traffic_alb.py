@@ -197,8 +197,9 @@ def run_role(tmp_path, endpoint, settings, *options):
                AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY, AWS_ENDPOINT_URL=endpoint,
                AWS_CONFIG_FILE=str(tmp_path / "no-aws-config"),
                AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-aws-credentials"),
-               # Retries quick enough for a test; the role's defaults are 8 retries from 1 s on.
-               ANSIBLE_TIMEOUT="10")
+               # Nothing asks an instance metadata service for credentials or a region.
+               AWS_EC2_METADATA_DISABLED="true")
+    # Retries quick enough for a test; the role's defaults are 8 retries from 1 s on.
     settings = dict({"traffic_alb_api_retries": 2, "traffic_alb_api_retry_delay": 0.05}, **settings)
     playbook_command = pathlib.Path(sys.executable).parent / "ansible-playbook"
     done = subprocess.run([str(playbook_command), "-i", str(inventory), str(playbook), "-e", json.dumps(settings),
