@@ -28,6 +28,7 @@ from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import
     OUTCOME_NO_DATA,
     SourceError,
 )
+from ansible_collections.hyperbun.canary.plugins.module_utils._metrics_http import json_kind
 
 # The most entries any list or mapping of a checkpoint may hold, the longest string, the largest
 # count and the longest JSON text: far beyond any real judge's state, short of exhausting a controller.
@@ -69,7 +70,7 @@ def loads(text):
         except UnicodeDecodeError as exc:
             raise CheckpointError(f"checkpoint: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if not isinstance(text, str):
-        raise CheckpointError(f"checkpoint: expected JSON text, got {_kind(text)}")
+        raise CheckpointError(f"checkpoint: expected JSON text, got {json_kind(text)}")
     if len(text) > MAX_JSON_BYTES:
         raise CheckpointError(f"checkpoint: {len(text)} characters, more than the {MAX_JSON_BYTES} a checkpoint "
                               "may have")
@@ -82,24 +83,8 @@ def loads(text):
             raise
         raise CheckpointError(f"checkpoint: not JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise CheckpointError(f"checkpoint: expected a JSON object, got {_kind(value)}")
+        raise CheckpointError(f"checkpoint: expected a JSON object, got {json_kind(value)}")
     return value
-
-
-def _kind(value):
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return f"a {type(value).__name__}"
 
 
 class Node:
@@ -121,7 +106,7 @@ class Node:
     def mapping(self, keys):
         """The mapping's entries as {key: Node}; it must have exactly `keys`."""
         if not isinstance(self.value, dict):
-            self.fail(f"expected a mapping, got {_kind(self.value)}")
+            self.fail(f"expected a mapping, got {json_kind(self.value)}")
         missing = [key for key in keys if key not in self.value]
         if missing:
             self.fail(f"missing {', '.join(missing)}")
@@ -133,19 +118,19 @@ class Node:
     def entries(self):
         """The entries of a mapping of any keys, as [(key, Node)], in order."""
         if not isinstance(self.value, dict):
-            self.fail(f"expected a mapping, got {_kind(self.value)}")
+            self.fail(f"expected a mapping, got {json_kind(self.value)}")
         self._size(len(self.value))
         entries = []
         for key, value in self.value.items():
             if not isinstance(key, str) or len(key) > MAX_TEXT:
-                self.fail(f"a key is {_kind(key)} of {len(key) if isinstance(key, str) else 0} characters")
+                self.fail(f"a key is {json_kind(key)} of {len(key) if isinstance(key, str) else 0} characters")
             entries.append((key, Node(value, f"{self.path}[{json.dumps(key)[:80]}]")))
         return entries
 
     def items(self, length=None):
         """The items of a list as [Node]; `length`, when given, is how many it must have."""
         if not isinstance(self.value, list):
-            self.fail(f"expected a list, got {_kind(self.value)}")
+            self.fail(f"expected a list, got {json_kind(self.value)}")
         self._size(len(self.value))
         if length is not None and len(self.value) != length:
             self.fail(f"expected {length} item(s), got {len(self.value)}")
@@ -163,7 +148,7 @@ class Node:
         if not finite and isinstance(value, str) and value in _NON_FINITE:
             return _NON_FINITE[value]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.fail(f"expected a number, got {_kind(value)}")
+            self.fail(f"expected a number, got {json_kind(value)}")
         if isinstance(value, int) and abs(value) > MAX_COUNT:
             self.fail(f"{value} is too large")
         if not math.isfinite(value):
@@ -176,7 +161,7 @@ class Node:
         """A whole number from 0 to `maximum`."""
         value = self.value
         if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(f"expected a whole number, got {_kind(value)}")
+            self.fail(f"expected a whole number, got {json_kind(value)}")
         if value < 0:
             self.fail(f"{value} is negative: a count is 0 or more")
         if value > maximum:
@@ -186,7 +171,7 @@ class Node:
     def text(self, choices=None):
         value = self.value
         if not isinstance(value, str):
-            self.fail(f"expected a string, got {_kind(value)}")
+            self.fail(f"expected a string, got {json_kind(value)}")
         if len(value) > MAX_TEXT:
             self.fail(f"a string of {len(value)} characters, more than the {MAX_TEXT} a checkpoint may hold")
         if choices is not None and value not in choices:
@@ -195,7 +180,7 @@ class Node:
 
     def flag(self):
         if not isinstance(self.value, bool):
-            self.fail(f"expected true or false, got {_kind(self.value)}")
+            self.fail(f"expected true or false, got {json_kind(self.value)}")
         return self.value
 
 

@@ -311,7 +311,8 @@ RESULT_TYPES = ("vector", "scalar", "matrix", "string")
 ALERT_STATES = ("firing", "pending", "inactive")
 
 
-def _kind(value):
+def json_kind(value):
+    """What a decoded JSON value is, in words for an error message."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -343,17 +344,17 @@ class _Shape:
 
     def object(self, value, path):
         if not isinstance(value, dict):
-            raise self.problem(path, f"is {_kind(value)}, not an object")
+            raise self.problem(path, f"is {json_kind(value)}, not an object")
         return value
 
     def list(self, value, path):
         if not isinstance(value, list):
-            raise self.problem(path, f"is {_kind(value)}, not a list")
+            raise self.problem(path, f"is {json_kind(value)}, not a list")
         return value
 
     def string(self, value, path):
         if not isinstance(value, str):
-            raise self.problem(path, f"is {_kind(value)}, not a string")
+            raise self.problem(path, f"is {json_kind(value)}, not a string")
         return value
 
     def strings(self, value, path):
@@ -363,16 +364,16 @@ class _Shape:
     def labels(self, value, path):
         for name, label in self.object(value, path).items():
             if not isinstance(label, str):
-                raise self.problem(f"{path}[{name!r}]", f"is {_kind(label)}, not a string")
+                raise self.problem(f"{path}[{name!r}]", f"is {json_kind(label)}, not a string")
 
     def pair(self, value, path, what):
         """[<unix time>, <what>]: the first item checked here, the second returned to check."""
         if not isinstance(value, list) or len(value) != 2:
-            shape = f"a list of {len(value)}" if isinstance(value, list) else _kind(value)
+            shape = f"a list of {len(value)}" if isinstance(value, list) else json_kind(value)
             raise self.problem(path, f"is {shape}, not a [time, {what}] pair")
         stamp = value[0]
         if isinstance(stamp, bool) or not isinstance(stamp, (int, float)):
-            raise self.problem(f"{path}[0]", f"is {_kind(stamp)}, not a time (a number)")
+            raise self.problem(f"{path}[0]", f"is {json_kind(stamp)}, not a time (a number)")
         return value[1]
 
     def sample(self, value, path):
@@ -380,7 +381,7 @@ class _Shape:
         number = self.pair(value, path, '"value"')
         if not isinstance(number, str):
             raise self.problem(f"{path}[1]",
-                               f"is {_kind(number)}, not a string (the API sends sample values as strings)")
+                               f"is {json_kind(number)}, not a string (the API sends sample values as strings)")
         try:
             float(number)
         except ValueError:
