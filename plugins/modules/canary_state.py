@@ -108,6 +108,7 @@ fact_path:
   sample: /etc/ansible/facts.d/hyperbun_canary.fact
 """
 
+import contextlib
 import datetime
 import json
 import os
@@ -132,12 +133,20 @@ def read_state(module, path):
 
 def write_state(module, path, state):
     directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=directory, prefix=".canary-state-")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        json.dump(state, out, indent=2, sort_keys=True)
-        out.write("\n")
-    os.chmod(temp, 0o644)
+    try:
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+        handle, temp = tempfile.mkstemp(dir=directory, prefix=".canary-state-")
+    except OSError as exc:
+        module.fail_json(msg=f"cannot write the canary state in {path}: {exc}")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(state, out, indent=2, sort_keys=True)
+            out.write("\n")
+        os.chmod(temp, 0o644)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        module.fail_json(msg=f"cannot write the canary state in {path}: {exc}")
     module.atomic_move(temp, path)
 
 

@@ -84,3 +84,16 @@ def test_bad_app_name_is_refused(tmp_path, capsys):
     result = run(tmp_path, capsys, app="hyper-bun", phase="canary")
     assert result["rc"] == 1
     assert "letters, digits and underscores" in result["msg"]
+
+
+@pytest.mark.parametrize("where", ["mkstemp", "chmod"])
+def test_a_state_that_cannot_be_written_is_a_clear_error(tmp_path, capsys, monkeypatch, where):
+    def refuse(*_args, **_kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(canary_state.tempfile if where == "mkstemp" else canary_state.os, where, refuse)
+    result = run(tmp_path, capsys, phase="canary")
+    assert result["rc"] == 1
+    assert result["msg"].startswith(f"cannot write the canary state in {tmp_path / 'hyperbun_canary.fact'}: ")
+    assert "Permission denied" in result["msg"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [], "no file is left behind"
