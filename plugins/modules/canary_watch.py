@@ -15,8 +15,19 @@ description:
     O(no_data_after) / O(error_after) samples in a row, fail-closed), and otherwise runs for the whole
     O(window). It ends with a verdict that lists every criterion, with rates and quantiles judged over
     the whole window against their success thresholds.
-  - The task fails unless the verdict is C(pass); O(dry_run=true) reports the verdict without failing.
-  - Runs on the controller (an action plugin), whatever host the task is for.
+  - The task fails unless the verdict is C(pass) or C(running); O(dry_run=true) reports the verdict without
+    failing.
+  - Runs on the controller (an action plugin), whatever host the task is for; only the state (O(state_app))
+    is written through the connection of the task's host.
+  - "The window is a schedule: it begins at O(window_started_at), ends O(window) later, and a sample is due
+    every O(interval) from its beginning. A sample that could not be taken on time (a slow scrape, a watch
+    that was not running) is taken late, once, and the schedule goes on; the samples it missed are not made
+    up for."
+  - A window survives the controller. With O(state_app), after every sample the watch records its progress
+    in the canary's state on the task's host (see M(hyperbun.canary.canary_state)); a later run given that
+    state's C(watch.window_started_at) and C(watch.checkpoint) goes on with the same window and judgement
+    as if it had never stopped. With O(max_samples) it takes a few samples and returns C(running) while the
+    window goes on, so that a short job run on a schedule can take the next sample and exit.
   - The criteria and their defaults are those of M(hyperbun.canary.canary_check).
 author:
   - Hyper-Bun Operations Team (@hyperbun)
@@ -28,14 +39,18 @@ attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
-    details: It only reads metrics; it watches in check mode too.
+    details:
+      - It reads metrics, and watches in check mode too.
+      - The canary's state (O(state_app)) is not written in check mode.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
     description: When run twice in a row outside check mode, with the same arguments, the second run makes no changes.
-    support: full
-    details: Nothing is changed anywhere.
+    support: partial
+    details:
+      - Without O(state_app) nothing is changed anywhere.
+      - With O(state_app) every sample records the watch's progress in the canary's state, which changes it.
   action:
     description:
       - Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
@@ -61,6 +76,56 @@ options:
     description: Consecutive breaches of a C(warning) criterion that count as a failure; a critical one fails at once.
     type: int
     default: 3
+  window_started_at:
+    description:
+      - When the window began, in RFC 3339 (V(2026-11-27T10:00:00+00:00), V(2026-11-27T10:00:00.5Z)) or Unix
+        seconds. The window ends at this time plus O(window), and the samples keep the schedule of this time
+        plus a whole number of O(interval)s, so that a watch that goes on does not restart the window.
+      - By default now, or, with a O(checkpoint), the time of its first sample.
+      - A time more than an O(interval) in the future is refused. A watch whose window has ended takes no
+        sample and gives the verdict on what was observed.
+    type: raw
+  checkpoint:
+    description:
+      - The judgement so far, as an earlier run saved it (the C(watch.checkpoint) of the canary's state, or
+        the RV(checkpoint) it returned), a dictionary or its JSON text. The watch goes on from it as if it
+        had never stopped; RV(samples) counts the samples before it too.
+      - Refused before any sample, with a message that names the problem, when it is malformed, of an
+        unknown version, made with other criteria, policy, baseline or O(alerts_since), or of another
+        window (its first sample before O(window_started_at)).
+      - By default the judgement starts afresh.
+    type: raw
+  max_samples:
+    description:
+      - Take at most this many samples, then return at once. When the window is not over and nothing was
+        decided, the verdict is C(running), RV(window_over) is false and the task does not fail.
+      - V(0) takes every sample of the window.
+    type: int
+    default: 0
+  state_app:
+    description:
+      - After every sample, record the watch's progress in the state of this application's canary (the
+        Ansible local fact C(<state_fact_dir>/<state_app>_canary.fact)) on the task's host, with
+        M(hyperbun.canary.canary_state) run through its connection. Delegate the task to the first canary
+        host to keep it there.
+      - "The value C(watch) of the state is replaced with C(label), C(window_started_at) (RFC 3339, to the
+        microsecond), C(window_seconds), C(interval), C(samples), C(last_at) and C(checkpoint), the judgement
+        to go on from (about 120 kB for the default criteria). Nothing is added to the state's timeline, and
+        the module does not log its arguments on the host."
+      - The task is C(changed) when the state was. A state that cannot be written fails the task, naming the
+        host and the reason, after that sample (a window whose progress cannot be kept is not run on).
+      - By default no state is kept, and the task's host is not contacted.
+    type: str
+  state_fact_dir:
+    description: The directory of Ansible local facts on the task's host, for O(state_app).
+    type: str
+    default: /etc/ansible/facts.d
+  return_checkpoint:
+    description:
+      - Return the judgement to go on from as RV(checkpoint). It is large (about 120 kB for the default
+        criteria), so it stays out of the result, and of what the task prints, unless asked for.
+    type: bool
+    default: false
   dry_run:
     description: Report the verdict without failing the task.
     type: bool
@@ -94,6 +159,39 @@ EXAMPLES = r"""
     window: 24h
     validate_only: true
 
+- name: Watch a 24-hour window that survives the controller, keeping its progress on the first canary host
+  hyperbun.canary.canary_watch:
+    metrics_urls: ["http://app1.example.com:3001/metrics"]
+    prometheus_url: https://prometheus.example.com
+    window: 24h
+    state_app: hyperbun
+  delegate_to: "{{ groups['canary_servers'][0] }}"
+  run_once: true
+  register: watch
+
+# A short job run on a schedule: read the state, take the next sample, and exit.
+# The verdict is "running" (the task does not fail) until the window ends or a breach decides it.
+- name: Read the canary's state
+  hyperbun.canary.canary_state:
+    app: hyperbun
+    state: query
+  register: canary
+  delegate_to: "{{ groups['canary_servers'][0] }}"
+  run_once: true
+
+- name: Take the next sample of the window
+  hyperbun.canary.canary_watch:
+    metrics_urls: ["http://app1.example.com:3001/metrics"]
+    prometheus_url: https://prometheus.example.com
+    window: 24h
+    window_started_at: "{{ canary.state.watch.window_started_at | default(omit) }}"
+    checkpoint: "{{ canary.state.watch.checkpoint | default(omit) }}"
+    max_samples: 1
+    state_app: hyperbun
+  delegate_to: "{{ groups['canary_servers'][0] }}"
+  run_once: true
+  register: watch
+
 - name: Judge a one-minute window without failing
   hyperbun.canary.canary_watch:
     metrics_urls: ["http://127.0.0.1:3001/metrics"]
@@ -107,7 +205,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 verdict:
-  description: The outcome over the window, C(pass), C(fail), C(inconclusive), C(no_data) or C(error).
+  description:
+    - The outcome over the window, C(pass), C(fail), C(inconclusive), C(no_data) or C(error).
+    - C(running) when O(max_samples) ended the run while the window goes on and nothing was decided;
+      the task does not fail then.
   returned: unless validate_only is true
   type: str
   sample: fail
@@ -125,28 +226,53 @@ failed_criteria:
   elements: str
   sample: [error_rate]
 results:
-  description: Every criterion's final judgement, with its value, threshold, severity, source and message.
+  description:
+    - Every criterion's final judgement, with its value, threshold, severity, source and message.
+    - While the verdict is C(running), every criterion's judgement at the last sample.
   returned: unless validate_only is true
   type: list
   elements: dict
   sample: [{"name": "error_rate", "outcome": "fail", "value": 19.8, "comparison": ">", "threshold": 1.0}]
 samples:
-  description: How many samples were taken.
+  description: How many samples of the window were taken, those before a O(checkpoint) included.
   returned: unless validate_only is true
   type: int
   sample: 12
 started_at:
-  description: When the window started (UTC, ISO 8601).
+  description: When the window started (UTC, ISO 8601), O(window_started_at).
   returned: unless validate_only is true
   type: str
   sample: "2026-11-26T10:00:00+00:00"
 ended_at:
-  description: When the window ended (UTC, ISO 8601).
+  description: When the watch ended (UTC, ISO 8601); null while the verdict is C(running).
   returned: unless validate_only is true
   type: str
   sample: "2026-11-26T10:01:00+00:00"
+window_ends_at:
+  description: When the window ends (UTC, ISO 8601), its start plus O(window).
+  returned: unless validate_only is true
+  type: str
+  sample: "2026-11-27T10:00:00+00:00"
+window_over:
+  description:
+    - Whether the window's schedule has no sample left (its last was taken, or its end has passed).
+    - False while the verdict is C(running), and when a breach ended the window early (RV(stopped_early)).
+  returned: unless validate_only is true
+  type: bool
+  sample: true
+resumed:
+  description: Whether the watch went on from a O(checkpoint).
+  returned: unless validate_only is true
+  type: bool
+  sample: false
+checkpoint:
+  description:
+    - The judgement after the last sample, to go on from with O(checkpoint); about 120 kB for the default criteria.
+  returned: when return_checkpoint is true and validate_only is not
+  type: dict
+  sample: {"format": "hyperbun.canary.judge", "version": 1, "samples": 12}
 breach_at:
-  description: When the sample that ended the window early was taken, or null.
+  description: When the sample that ended the window early was taken (UTC, ISO 8601), or null.
   returned: unless validate_only is true
   type: str
   sample: "2026-11-26T10:00:35+00:00"
