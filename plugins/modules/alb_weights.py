@@ -18,6 +18,8 @@ description:
     that does not exist, a rule of another listener, a target group that does not exist, a rule without a
     forward action or one that also forwards to a third target group with a weight, and an answer of the API
     that denies access. Throttling is retried with a jittered exponential backoff, then reported the same way.
+  - A third target group at weight 0 in the forward action is kept there, at weight 0; only the production and
+    canary groups' weights change.
   - Written because M(amazon.aws.elb_application_lb) manages a whole load balancer (its subnets, security
     groups and every listener and rule, found by the load balancer's name), so that changing one rule's
     weights means restating all of it; it has no diff mode either. M(community.aws.elb_target) registers
@@ -278,14 +280,15 @@ class AlbWeights:
 
     # Changing
 
-    def new_actions(self, actions, index, production, canary):
+    def new_actions(self, actions, index, production, canary, others):
+        """The actions with the forward action's weights set; `others`, target groups at weight 0, stay at 0."""
         actions = copy.deepcopy(actions)
         action = actions[index]
         forward = action.get("ForwardConfig", {})
         new_forward = {"TargetGroups": [
             {"TargetGroupArn": self.params["production_target_group_arn"], "Weight": production},
             {"TargetGroupArn": self.params["canary_target_group_arn"], "Weight": canary},
-        ]}
+        ] + [{"TargetGroupArn": arn, "Weight": 0} for arn in others]}
         if "TargetGroupStickinessConfig" in forward:
             new_forward["TargetGroupStickinessConfig"] = forward["TargetGroupStickinessConfig"]
         action.pop("TargetGroupArn", None)
@@ -340,10 +343,14 @@ class AlbWeights:
         index = self.forward_action(actions)
         by_arn = self.weights_of(actions[index])
         ours = {params["production_target_group_arn"], params["canary_target_group_arn"]}
-        others = {arn: weight for arn, weight in by_arn.items() if arn not in ours and weight > 0}
-        if others:
-            self.fail(f"{self.where()} also forwards to target group(s) {sorted(others)}, neither production nor"
-                      " canary; the share between production and canary would not be the one asked for")
+        weighted = {arn: weight for arn, weight in by_arn.items() if arn not in ours and weight > 0}
+        if weighted:
+            listed = ", ".join(f"{arn} (weight {weight})" for arn, weight in sorted(weighted.items()))
+            self.fail(f"{self.where()} also forwards to target group(s) {listed}, neither production nor canary;"
+                      " this module changes only those two groups' weights and will not shift the traffic of"
+                      " another group")
+        # Other groups at weight 0 are kept, at weight 0, in the actions written back.
+        others = [arn for arn in by_arn if arn not in ours]
         before = self.ours(by_arn)
         if params["drain"]:
             wanted = {"production": before["production"] or 1, "canary": 0}
@@ -351,8 +358,8 @@ class AlbWeights:
         else:
             wanted = {"production": params["production_weight"], "canary": params["canary_weight"]}
             targets = self.missing_targets()
-        # Both groups listed with their weights and nothing else: the form this module writes.
-        in_form = set(by_arn) == ours and "ForwardConfig" in actions[index]
+        # Both groups listed with their weights, and other groups only at weight 0: the form this module writes.
+        in_form = ours <= set(by_arn) and "ForwardConfig" in actions[index]
         weights_change = before != wanted or not in_form
         result = {"changed": bool(targets) or weights_change, "listener_arn": params["listener_arn"],
                   "rule_arn": params["rule_arn"], "previous_weights": before, "weights": before,
@@ -375,13 +382,18 @@ class AlbWeights:
         if targets:
             self.register(targets)
         if weights_change:
-            self.write(self.new_actions(actions, index, wanted["production"], wanted["canary"]))
+            self.write(self.new_actions(actions, index, wanted["production"], wanted["canary"], others))
             self.changes_sent.append(f"weights {wanted} sent to {self.where()}")
         # Read back through the API what is in force now.
         after_actions = self.actions()
-        after = self.ours(self.weights_of(after_actions[self.forward_action(after_actions)]))
+        after_by_arn = self.weights_of(after_actions[self.forward_action(after_actions)])
+        after = self.ours(after_by_arn)
         if after != wanted:
             self.fail(f"{self.where()} holds the weights {after} after the change, not {wanted}", weights=after)
+        after_others = {arn: weight for arn, weight in after_by_arn.items() if arn not in ours}
+        if after_others != dict.fromkeys(others, 0):
+            self.fail(f"{self.where()} holds the other target groups {after_others} after the change, not"
+                      f" {dict.fromkeys(others, 0)}", weights=after)
         result["weights"] = after
         self.module.exit_json(**result)
 
@@ -420,9 +432,11 @@ def main():
     if params["rule_arn"] != "default" and ":listener-rule/app/" not in params["rule_arn"]:
         problems.append(f"rule_arn must be default or the ARN of a listener rule, got {params['rule_arn']!r}")
     elif params["rule_arn"] != "default" and ":listener/app/" in params["listener_arn"]:
-        listener_path = params["listener_arn"].split(":listener/", 1)[1]
-        if params["rule_arn"].split(":listener-rule/", 1)[1].rsplit("/", 1)[0] != listener_path:
-            problems.append(f"the rule {params['rule_arn']} is not a rule of the listener {params['listener_arn']}")
+        # A rule's ARN is its listener's, as listener-rule, followed by the rule's own ID.
+        rule_listener = params["rule_arn"].replace(":listener-rule/", ":listener/", 1).rsplit("/", 1)[0]
+        if rule_listener != params["listener_arn"]:
+            problems.append(f"the rule {params['rule_arn']} is not a rule of the listener {params['listener_arn']}"
+                            f" (it belongs to the listener {rule_listener})")
     for role in ("production", "canary"):
         if ":targetgroup/" not in params[f"{role}_target_group_arn"]:
             problems.append(f"{role}_target_group_arn must be the ARN of a target group,"

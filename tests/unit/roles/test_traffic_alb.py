@@ -326,3 +326,92 @@ def test_access_denied_is_refused_naming_the_call_and_the_arn_changing_nothing(t
     assert "nothing was changed" in run.output
     assert proxy.answered == {"ModifyRule": 1}
     assert alb.weights() == {"production": 1, "canary": 0}
+
+
+def _actions(alb, rule=None):
+    """A rule's actions as the API describes them."""
+    return alb.elbv2.describe_rules(RuleArns=[rule or alb.rule])["Rules"][0]["Actions"]
+
+
+def _third_group(alb):
+    """A third target group in the load balancer's VPC, neither production nor canary."""
+    vpc = alb.elbv2.describe_target_groups(TargetGroupArns=[alb.production])["TargetGroups"][0]["VpcId"]
+    name = alb.elbv2.describe_load_balancers(LoadBalancerArns=[alb.lb])["LoadBalancers"][0]["LoadBalancerName"]
+    return alb.elbv2.create_target_group(Name=f"{name}-third", Protocol="HTTP", Port=3000, VpcId=vpc,
+                                         TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+
+
+def _forward_to(groups):
+    return [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+        {"TargetGroupArn": arn, "Weight": weight} for arn, weight in groups]}}]
+
+
+def test_a_rule_of_another_listener_is_refused_changing_nothing(tmp_path, moto_url, alb):
+    other_listener = alb.elbv2.create_listener(
+        LoadBalancerArn=alb.lb, Protocol="HTTP", Port=8080,
+        DefaultActions=[{"Type": "fixed-response",
+                         "FixedResponseConfig": {"StatusCode": "404", "ContentType": "text/plain"}}],
+    )["Listeners"][0]["ListenerArn"]
+    other_rule = alb.elbv2.create_rule(
+        ListenerArn=other_listener, Priority=10, Conditions=[{"Field": "path-pattern", "Values": ["/*"]}],
+        Actions=[{"Type": "forward", "TargetGroupArn": alb.production}],
+    )["Rules"][0]["RuleArn"]
+    before = {rule: _actions(alb, rule) for rule in (alb.rule, other_rule)}
+    run = run_role(tmp_path, moto_url, alb.settings(traffic_percentage=25, traffic_alb_rule_arn=other_rule))
+    assert run.rc != 0, run
+    assert (f"the rule {other_rule} is not a rule of the listener {alb.listener}"
+            f" (it belongs to the listener {other_listener}); nothing was changed") in run.output, run
+    assert {rule: _actions(alb, rule) for rule in (alb.rule, other_rule)} == before
+
+
+NOT_FORWARDING = {
+    "fixed-response": {"Type": "fixed-response",
+                       "FixedResponseConfig": {"StatusCode": "503", "ContentType": "text/plain",
+                                               "MessageBody": "maintenance"}},
+    "redirect": {"Type": "redirect",
+                 "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_FORWARDING))
+def test_a_rule_without_a_forward_action_is_refused_changing_nothing(tmp_path, moto_url, alb, kind):
+    alb.elbv2.modify_rule(RuleArn=alb.rule, Actions=[NOT_FORWARDING[kind]])
+    before = _actions(alb)
+    run = run_role(tmp_path, moto_url, alb.settings(traffic_percentage=25))
+    assert run.rc != 0, run
+    assert (f"rule {alb.rule} has no forward action to weigh (its actions: {kind}); nothing was changed"
+            in run.output), run
+    assert _actions(alb) == before
+
+
+def test_a_third_target_group_with_a_weight_is_refused_changing_nothing(tmp_path, moto_url, alb):
+    third = _third_group(alb)
+    alb.elbv2.modify_rule(RuleArn=alb.rule, Actions=_forward_to([(alb.production, 3), (third, 1)]))
+    before = _actions(alb)
+    for settings in (alb.settings(traffic_percentage=25), alb.settings(traffic_action="drain")):
+        run = run_role(tmp_path, moto_url, settings)
+        assert run.rc != 0, run
+        assert (f"rule {alb.rule} also forwards to target group(s) {third} (weight 1), neither production nor"
+                " canary; this module changes only those two groups' weights and will not shift the traffic of"
+                " another group; nothing was changed") in run.output, run
+        assert _actions(alb) == before
+
+
+def test_a_third_target_group_at_weight_0_is_kept_at_0(tmp_path, moto_url, alb):
+    third = _third_group(alb)
+    alb.elbv2.modify_rule(RuleArn=alb.rule, Actions=_forward_to([(alb.production, 1), (third, 0)]))
+
+    def groups():
+        forward = next(action for action in _actions(alb) if action["Type"] == "forward")
+        return {group["TargetGroupArn"]: group["Weight"] for group in forward["ForwardConfig"]["TargetGroups"]}
+
+    assert groups() == {alb.production: 1, third: 0}
+    run = run_role(tmp_path, moto_url, alb.settings(traffic_percentage=25))
+    assert run.rc == 0 and run.changed == 1, run
+    assert groups() == {alb.production: 3, alb.canary: 1, third: 0}
+    # The same share again changes nothing: the third group at 0 is the form the module writes.
+    run = run_role(tmp_path, moto_url, alb.settings(traffic_percentage=25))
+    assert run.rc == 0 and run.changed == 0, run
+    run = run_role(tmp_path, moto_url, alb.settings(traffic_action="drain"))
+    assert run.rc == 0 and run.changed == 1, run
+    assert groups() == {alb.production: 3, alb.canary: 0, third: 0}
