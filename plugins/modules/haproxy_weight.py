@@ -107,6 +107,11 @@ weights:
   returned: success
   type: dict
   sample: {"app1-production": 19, "app1-canary": 1}
+names:
+  description: The server name of each server of O(weights), by the name or address it was given as.
+  returned: success
+  type: dict
+  sample: {"app1:3000": "app1-production", "app1:3001": "app1-canary"}
 draining:
   description: Servers of the backend in drain state after the change.
   returned: success
@@ -167,10 +172,11 @@ def resolve(module, backend, weights, servers):
             + ")",
             missing=unknown,
         )
-    wanted = {by_key[key]: weight for key, weight in weights.items()}
+    names = {key: by_key[key] for key in weights}
+    wanted = {names[key]: weight for key, weight in weights.items()}
     if module.params["exclusive"]:
         wanted = {name: wanted.get(name, 0) for name in servers}
-    return wanted
+    return wanted, names
 
 
 def write_atomic(module, path, text, mode):
@@ -243,7 +249,7 @@ def main():
             before = runtime.servers_state(backend)
         except UnknownBackendError as exc:
             module.fail_json(msg=str(exc), missing=sorted(p["weights"]))
-        wanted = resolve(module, backend, {k: int(w) for k, w in p["weights"].items()}, before)
+        wanted, names = resolve(module, backend, {k: int(w) for k, w in p["weights"].items()}, before)
         expected = {name: dict(state) for name, state in before.items()}
         for name, weight in wanted.items():
             expected[name]["uweight"] = weight
@@ -294,6 +300,7 @@ def main():
     module.exit_json(
         changed=runtime_changed or config_changed or state_changed,
         weights={name: state["uweight"] for name, state in after.items()},
+        names=names,
         draining=sorted(n for n, s in after.items() if s["admin_state"] & ADMIN_FORCED_DRAIN),
         config_changed=config_changed,
         state_file_written=state_changed,
