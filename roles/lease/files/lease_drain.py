@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+# Copyright: Hyper-Bun Operations Team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Drain a canary that nobody judges any more.
+
+Run by the lease's service when its timer fires, that is when no judgement pushed the timer back for
+the lease's time: `lease_drain.py <lease directory> <seconds>`. The directory holds what the traffic
+role prepared for each load balancer of this host when the lease was set (drain-<type>.json):
+
+- nginx: the production-only upstream file the traffic role rendered, installed over the live one,
+  checked with nginx -t (the previous file put back when nginx rejects it), then a graceful reload;
+- haproxy: the canary servers set to weight 0 through the runtime API, and the server-state-file
+  rewritten from "show servers state", as the traffic role persists a weight.
+
+What happened is written to fired.json in the directory: when the lease fired, and what each load
+balancer did at the last attempt (systemd tries again while one is not drained); the next playbook
+reports it, records the rollback and writes the incident report. Exits 1 when a load balancer could
+not be drained.
+"""
+
+import datetime
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import tempfile
+
+
+def write_atomic(path, text, mode=0o644):
+    path = pathlib.Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def ask_haproxy(path, command, timeout=10):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(timeout)
+        conn.connect(path)
+        conn.sendall(command.encode() + b"\n")
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def drain_haproxy(conf):
+    commands = "; ".join(f"set weight {conf['backend']}/{name} 0" for name in conf["servers"])
+    answer = ask_haproxy(conf["socket"], commands).strip()
+    if answer:
+        raise RuntimeError(f"HAProxy refused {commands!r}: {answer[:200]}")
+    if conf.get("state_file"):
+        write_atomic(conf["state_file"], ask_haproxy(conf["socket"], "show servers state"))
+    return f"servers {', '.join(conf['servers'])} of backend {conf['backend']} at weight 0"
+
+
+def drain_nginx(conf):
+    live = pathlib.Path(conf["upstream_file"])
+    previous = live.read_text() if live.exists() else None
+    write_atomic(live, pathlib.Path(conf["drained_file"]).read_text())
+    test = subprocess.run(["nginx", "-t", "-q"], capture_output=True, text=True, check=False)
+    if test.returncode != 0:
+        if previous is None:
+            live.unlink()
+        else:
+            write_atomic(live, previous)
+        raise RuntimeError(f"nginx rejected the production-only upstream, the previous file is back: "
+                           f"{test.stderr.strip()[:200]}")
+    reload = subprocess.run(["systemctl", "reload", "nginx"], capture_output=True, text=True, check=False)
+    if reload.returncode != 0:
+        raise RuntimeError(f"systemctl reload nginx failed: {reload.stderr.strip()[:200]}")
+    return f"production-only upstream {live} in force"
+
+
+DRIVERS = {"nginx": drain_nginx, "haproxy": drain_haproxy}
+
+
+def main(argv):
+    lease_dir, seconds = pathlib.Path(argv[1]), int(float(argv[2]))
+    results, failed = {}, False
+    for path in sorted(lease_dir.glob("drain-*.json")):
+        lb_type = path.stem[len("drain-"):]
+        try:
+            results[lb_type] = "drained: " + DRIVERS[lb_type](json.loads(path.read_text()))
+        except Exception as exc:  # every load balancer is tried, and each failure recorded
+            failed = True
+            results[lb_type] = f"not drained: {type(exc).__name__}: {exc}"
+        print(f"{lb_type}: {results[lb_type]}", flush=True)
+    fired = lease_dir / "fired.json"
+    record = json.loads(fired.read_text()) if fired.exists() else {
+        "drained_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "unwatched_after": seconds,
+        "reason": f"unwatched for {seconds} s: no judgement pushed the lease back, so it drained the canary",
+        "attempts": 0,
+    }
+    record.update(load_balancers=results, failed=failed, attempts=record.get("attempts", 0) + 1)
+    write_atomic(fired, json.dumps(record, indent=2) + "\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
