@@ -12,7 +12,7 @@ rollback.yml leaves the demo clean at the end. Needs the demo topology up (scrip
 
 Load goes to 127.0.0.1 only. Prints figures; asserts nothing.
 
-    .venv/bin/python benchmarks/bench_check.py [--window 60s] [--interval-between-runs 3] [--release 1.1.0]
+    .venv/bin/python benchmarks/bench_check.py [--window 120s] [--interval-between-runs 3] [--release 1.1.0]
 """
 
 from __future__ import annotations
