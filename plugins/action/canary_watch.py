@@ -287,7 +287,7 @@ class ActionModule(ActionBase):
         naming the host and the reason, when the state cannot be written.
         """
         module_args = dict(app=args["state_app"], fact_dir=args["state_fact_dir"], state="present",
-                           values={"watch": watch})
+                           values={"watch": watch}, return_state=False)
         no_log = self._task.no_log
         self._task.no_log = True
         started = time.perf_counter()

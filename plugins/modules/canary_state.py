@@ -57,6 +57,14 @@ options:
       - A line for the deployment's timeline, appended to the C(events) list of the state with the
         time it was recorded (UTC). Recording an event always changes the state.
     type: str
+  return_state:
+    description:
+      - Return the state before and after (RV(state), RV(previous), and the diff). V(false) returns only whether
+        it changed, for a caller that writes often and large values (the watch records its checkpoint after every
+        sample).
+    type: bool
+    default: true
+    version_added: 0.1.0
   require_phase:
     description:
       - Refuse to change anything unless the recorded phase is one of these.
@@ -93,12 +101,12 @@ EXAMPLES = r"""
 RETURN = r"""
 state:
   description: The recorded state after the change (or as it would be, in check mode).
-  returned: always
+  returned: unless O(return_state=false)
   type: dict
   sample: {"phase": "canary", "release": "1.1.0", "weight": 5, "started_at": "2026-11-26T10:00:00+00:00"}
 previous:
   description: The recorded state before the change; empty when there was none.
-  returned: always
+  returned: unless O(return_state=false)
   type: dict
   sample: {"phase": "passed", "release": "1.1.0"}
 fact_path:
@@ -160,6 +168,7 @@ def main():
             values=dict(type="dict", default={}),
             event=dict(type="str"),
             require_phase=dict(type="list", elements="str", default=[]),
+            return_state=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )
@@ -205,6 +214,8 @@ def main():
             os.remove(path)
         else:
             write_state(module, path, new)
+    if not module.params["return_state"]:
+        module.exit_json(changed=changed, fact_path=path)
     diff = {"before": previous, "after": new, "before_header": path, "after_header": path}
     module.exit_json(changed=changed, state=new, previous=previous, fact_path=path, diff=diff)
 

@@ -97,3 +97,13 @@ def test_a_state_that_cannot_be_written_is_a_clear_error(tmp_path, capsys, monke
     assert result["msg"].startswith(f"cannot write the canary state in {tmp_path / 'hyperbun_canary.fact'}: ")
     assert "Permission denied" in result["msg"]
     assert sorted(path.name for path in tmp_path.iterdir()) == [], "no file is left behind"
+
+
+def test_return_state_false_writes_but_answers_only_whether_it_changed(tmp_path, capsys):
+    big = {"checkpoint": "x" * 100_000}
+    result = run(tmp_path, capsys, values={"watch": big}, return_state=False)
+    assert result["changed"] is True
+    assert not {"state", "previous", "diff"} & set(result)
+    assert fact(tmp_path) == {"watch": big}
+    again = run(tmp_path, capsys, values={"watch": big}, return_state=False)
+    assert again["changed"] is False and "state" not in again
