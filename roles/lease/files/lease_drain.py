@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright: Hyper-Bun Operations Team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Drain a canary that nobody judges any more.
