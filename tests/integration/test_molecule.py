@@ -9,13 +9,15 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LOG_DIR = ROOT / "build" / "logs"
 # The test command runs pytest with three workers (`-n 3 --dist loadgroup --no-loadscope-reorder`),
-# each scenario a group of its own, in the order below. xdist hands each worker one group, then one
-# more to each in turn: so the first three start at once and the fourth and fifth queue behind the
-# first two. The longest, default (the topology and every fault), comes third, with nothing queued
-# behind it; cycle and traffic each have a shorter one behind them. A scenario mostly waits on its
-# windows and playbook runs, so three side by side use the two cores well. Each has its own
-# containers, network and published ports. The order changes only how long the run takes.
-RUN_ORDER = ["cycle", "traffic", "default", "metrics", "preflight"]
+# each scenario a group of its own, in the order below, the unit tests' files after them. xdist
+# hands each worker one group, then one more to each in turn: the first three start at once, the
+# fourth queues behind the first, the fifth behind the second, and the first unit-test file behind
+# the third. The longest, cycle (about 27 min), comes third, so only a unit-test file waits for it;
+# traffic (7 min) with metrics (5 min) behind it, and default (18 min) with preflight (7 min), end
+# before it. A scenario mostly waits on its windows and playbook runs, so three side by side use the
+# two cores well. Each has its own containers, network and published ports. The order changes only
+# how long the run takes.
+RUN_ORDER = ["traffic", "default", "cycle", "metrics", "preflight"]
 
 
 def _run_order(name):
