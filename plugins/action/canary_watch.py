@@ -60,11 +60,80 @@ def format_left(seconds):
 _UNITS = {"percent": "%", "percent_per_hour": "%/h", "milliseconds": "ms", "seconds": "s", "count": "", "ratio": ""}
 
 
-def format_result(result):
+# The terminal's columns a progress line may take, whatever the label and the number of criteria.
+LINE_WIDTH = 160
+ELLIPSIS = "\u2026"
+# The canary's /metrics writes the messages: nothing of it may move the terminal's cursor or colour it.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SOURCE_NOTE = re.compile(r" \(source: [^()]*(?:\([^()]*\)[^()]*)*\)$")
+# Listed first, so that what ends a window is the last thing cut from its line.
+_PROBLEM_ORDER = {"fail": 0, "error": 1, "no_data": 2}
+
+
+def printable(text):
+    return _UNPRINTABLE.sub("?", str(text))
+
+
+def ellipsize(text, width):
+    if len(text) <= width:
+        return text
+    return text[:max(0, width - 1)] + ELLIPSIS if width > 0 else ""
+
+
+def format_result(result, reason=False):
     c = result.criterion
     unit = _UNITS.get(c.unit, f" {c.unit}")
     value = "-" if result.value is None else f"{result.value:.3g}{unit}"
-    return f"{c.name} {value} ({c.comparison}{c.threshold:g}{unit}) {result.outcome}"
+    text = f"{c.name} {value} ({c.comparison}{c.threshold:g}{unit}) {result.outcome}"
+    if reason and result.outcome in ("error", "no_data") and result.message:
+        text += ": " + _SOURCE_NOTE.sub("", result.message)
+    return printable(text)
+
+
+def format_progress(label, clock, left, results, state, width=LINE_WIDTH):
+    """The line printed after a sample, at most `width` characters.
+
+    Criteria that pass (or wait for traffic) are counted; a breach, a no_data or an error is written out
+    (name, value, threshold; an unmeasured one's reason while there is room). When that is too long, the
+    reasons go first, then the problems that do not fit are counted ("+2 more: fail"), then the label is
+    shortened; only then is a problem's text cut, with an ellipsis.
+    """
+    problems = sorted((r for r in results if r.outcome in _PROBLEM_ORDER), key=lambda r: _PROBLEM_ORDER[r.outcome])
+    counts = {}
+    for r in results:
+        if r.outcome not in _PROBLEM_ORDER:
+            counts[r.outcome] = counts.get(r.outcome, 0) + 1
+    summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+    tail = [part for part in (summary, printable(state)) if part]
+    when = f"] {clock} {left} left"
+    label = printable(label)
+
+    def line(shown, label=label):
+        rest = problems[len(shown):]
+        outcomes = "/".join(sorted({r.outcome for r in rest}, key=_PROBLEM_ORDER.get))
+        more = [f"+{len(rest)} more: {outcomes}"] if rest else []
+        return " | ".join([f"[{label}{when}", *shown, *more, *tail])
+
+    for reason in (True, False):
+        text = line([format_result(r, reason) for r in problems])
+        if len(text) <= width:
+            return text
+    shown = [format_result(r) for r in problems]
+    while len(shown) > 1:
+        shown.pop()
+        text = line(shown)
+        if len(text) <= width:
+            return text
+    # One problem at least is named: the label gives way first, down to a few characters.
+    named = shown[:1]
+    excess = len(line(named)) - width
+    if excess > 0 and len(label) > 12:
+        label = ellipsize(label, max(12, len(label) - excess))
+    text = line(named, label)
+    if named and len(text) > width:
+        excess = len(text) - width
+        text = line([ellipsize(named[0], max(1, len(named[0]) - excess))], label)
+    return ellipsize(text, width)
 
 
 def utc(at, timespec="seconds"):
@@ -211,10 +280,8 @@ class ActionModule(ActionBase):
             now = time.time()
             results = judge.observe(now)
             taken += 1
-            display.display("[{}] {} {} left | {} | {}".format(
-                label, utc(now)[11:19], format_left(deadline - now),
-                " | ".join(format_result(r) for r in results),
-                evaluator.decision or "watching"))
+            display.display(format_progress(label, utc(now)[11:19], format_left(deadline - now), results,
+                                            evaluator.decision or "watching"))
             if args["state_app"]:
                 changed = self._keep_state(args, task_vars, host, {
                     "label": label,
