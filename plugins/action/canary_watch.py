@@ -182,6 +182,7 @@ class ActionModule(ActionBase):
         return_checkpoint=dict(type="bool", default=False),
         dry_run=dict(type="bool", default=False),
         label=dict(type="str", default="canary"),
+        traffic_share=dict(type="float"),
         validate_only=dict(type="bool", default=False),
         **POLICY_ARGUMENT_SPEC,
         **argument_spec(interval_default=30),
@@ -233,6 +234,8 @@ class ActionModule(ActionBase):
         if args["state_app"] is not None and not _APP.match(args["state_app"]):
             raise SetupError("state_app must be letters, digits and underscores (it names an Ansible fact), "
                              f"got {args['state_app']!r}")
+        if args["traffic_share"] is not None and not 0 <= args["traffic_share"] <= 100:
+            raise SetupError(f"traffic_share must be a percentage from 0 to 100, got {args['traffic_share']!r}")
         started = parse_start(args["window_started_at"])
         checkpoint = None if args["checkpoint"] in (None, "") else args["checkpoint"]
         judge = Judge.from_params(args, minimum_interval=1, checkpoint=checkpoint)
@@ -279,6 +282,7 @@ class ActionModule(ActionBase):
             self._wait_until(due, playbook)
             now = time.time()
             results = judge.observe(now)
+            evaluator.series.note_share(now, args["traffic_share"])
             taken += 1
             display.display(format_progress(label, utc(now)[11:19], format_left(deadline - now), results,
                                             evaluator.decision or "watching"))
@@ -326,6 +330,7 @@ class ActionModule(ActionBase):
                 result["failed"] = True
             if verdict.outcome == INCONCLUSIVE:
                 result["msg"] += " (inconclusive is not a pass: too little traffic to judge)"
+        result["series"] = evaluator.series_dict()
         if args["return_checkpoint"]:
             result["checkpoint"] = judge.checkpoint()
         return result

@@ -32,6 +32,7 @@ from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import
 )
 from ansible_collections.hyperbun.canary.plugins.module_utils._kinds import SOURCE_PROMETHEUS, Measure
 from ansible_collections.hyperbun.canary.plugins.module_utils._kinds import fmt_number as _fmt
+from ansible_collections.hyperbun.canary.plugins.module_utils._series import Series
 
 PASS = "pass"  # noqa: S105 an outcome, not a password
 FAIL = "fail"
@@ -41,7 +42,9 @@ ERROR = OUTCOME_ERROR
 OUTCOMES = (PASS, FAIL, INCONCLUSIVE, NO_DATA, ERROR)
 # What Evaluator.checkpoint() writes, and the versions Evaluator.restore() reads.
 CHECKPOINT_FORMAT = "hyperbun.canary.judge"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
+# Version 1 is version 2 without the series (the judgements over time, for the report).
+CHECKPOINT_VERSIONS = (1, 2)
 # Which outcome wins when several are combined into one verdict: never a pass over anything else.
 _RANK = {PASS: 0, INCONCLUSIVE: 1, NO_DATA: 2, ERROR: 3, FAIL: 4}
 _COMPARE = {
@@ -125,6 +128,7 @@ class Evaluator:
 
     checkpoint() gives its whole state as JSON values, bounded however long the window; restore()
     makes an evaluator of the same configuration that goes on from it as if it had never stopped.
+    `series` keeps the judgements over time for the report (_series.py), in the checkpoint too.
     """
 
     def __init__(self, criteria, policy=None, baseline=False, alerts_not_before=None):
@@ -140,6 +144,7 @@ class Evaluator:
         self.tripped = {}
         self._fails = {c.name: 0 for c in self.criteria}
         self._unmeasured = {c.name: 0 for c in self.criteria}
+        self.series = Series(self.criteria)
 
     @property
     def needs_scrape(self):
@@ -173,6 +178,7 @@ class Evaluator:
             self._apply_policy(c, result)
             self.last[c.name] = result
             results.append(result)
+        self.series.add(results)
         return results
 
     def configuration(self):
@@ -185,8 +191,8 @@ class Evaluator:
         }
 
     def checkpoint(self):
-        """The evaluator's whole state, as JSON values (see _checkpoint.dumps()); its size does not grow
-        with the number of observations."""
+        """The evaluator's whole state, as JSON values (see _checkpoint.dumps()); its size is bounded
+        whatever the number of observations (the series grows to its bound, then is downsampled)."""
         return {
             "format": CHECKPOINT_FORMAT,
             "version": CHECKPOINT_VERSION,
@@ -202,6 +208,7 @@ class Evaluator:
                 "last": self.last[c.name].dump() if c.name in self.last else None,
                 "tripped": self.tripped[c.name].dump() if c.name in self.tripped else None,
             } for c in self.criteria},
+            "series": self.series.dump(),
         }
 
     @classmethod
@@ -220,11 +227,11 @@ class Evaluator:
             raise CheckpointError(f"checkpoint: not a checkpoint of the canary judge (its format is "
                                   f"{str(checkpoint.get('format'))[:80]!r}, not {CHECKPOINT_FORMAT!r})")
         version = checkpoint.get("version")
-        if version != CHECKPOINT_VERSION or isinstance(version, bool):
+        if version not in CHECKPOINT_VERSIONS or isinstance(version, bool):
             raise CheckpointError(f"checkpoint: version {repr(version)[:40]} is not one this collection reads "
-                                  f"(it reads version {CHECKPOINT_VERSION})")
+                                  f"(it reads versions {', '.join(map(str, CHECKPOINT_VERSIONS))})")
         fields = Node(checkpoint).mapping(("format", "version", "configuration", "samples", "first_at", "last_at",
-                                           "canary", "baseline", "criteria"))
+                                           "canary", "baseline", "criteria") + (("series",) if version >= 2 else ()))
         differences = self._differences(fields["configuration"])
         if differences:
             raise CheckpointError("checkpoint: made with another configuration: " + "; ".join(differences))
@@ -257,7 +264,14 @@ class Evaluator:
             if (fails[name] > 0) != (outcome == FAIL) or (unmeasured[name] > 0) != (outcome in (NO_DATA, ERROR)):
                 node.fail(f"{fails[name]} consecutive fail(s) and {unmeasured[name]} unmeasured, "
                           f"yet the last judgement is {outcome or 'none'}")
-        self.samples, self.first_at, self.last_at = samples, first_at, last_at
+        series = Series(self.criteria)
+        if "series" in fields:
+            series.load(fields["series"], samples)
+            # Points' times are kept to the millisecond.
+            times = [p[0] for points in series.points.values() for p in points]
+            if times and not first_at - 0.001 <= min(times) <= max(times) <= last_at + 0.001:
+                fields["series"].fail(f"a point outside the observations' times ({first_at} to {last_at})")
+        self.samples, self.first_at, self.last_at, self.series = samples, first_at, last_at, series
         self._fails, self._unmeasured, self.last, self.tripped = fails, unmeasured, last, tripped
 
     def _differences(self, node):
@@ -345,8 +359,7 @@ class Evaluator:
         if m.pending:
             return result(INCONCLUSIVE, value, f"{head}, not yet {c.comparison} threshold {_fmt(c.threshold)}{detail}")
         baseline_value = None
-        if self.baseline is not None and c.has_baseline and (c.source != SOURCE_PROMETHEUS
-                                                             or getattr(c.measures, "baseline_query", None)):
+        if self.compares_with_baseline(c):
             b = self._measure(c, self.baseline, prometheus, context, whole_window, baseline=True)
             if b.problem is not None:
                 return result(b.problem.outcome, value, f"{head}; baseline unmeasurable: {b.problem.message}")
@@ -362,6 +375,15 @@ class Evaluator:
                 return result(FAIL, value, message, baseline_value=b.value)
         return result(PASS, value, f"{head} within {c.comparison} {_fmt(c.threshold)}{detail}",
                       baseline_value=baseline_value)
+
+    def compares_with_baseline(self, c):
+        """Whether criterion c is judged against production's value too."""
+        return self.baseline is not None and c.has_baseline and (
+            c.source != SOURCE_PROMETHEUS or bool(getattr(c.measures, "baseline_query", None)))
+
+    def series_dict(self):
+        """The judgements over time as the watch returns them (_series.Series.to_dict())."""
+        return self.series.to_dict(self.compares_with_baseline)
 
     @staticmethod
     def _unmet_success(c, value):

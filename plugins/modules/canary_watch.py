@@ -29,6 +29,11 @@ description:
     as if it had never stopped. With O(max_samples) it takes a few samples and returns C(running) while the
     window goes on, so that a short job run on a schedule can take the next sample and exit.
   - The criteria and their defaults are those of M(hyperbun.canary.canary_check).
+  - "The line printed after each sample fits 160 columns: the criteria that pass are counted (C(7 pass)); a
+    breach, a C(no_data) or an C(error) is written out with its value and threshold (an unmeasured one with
+    its reason while there is room); those that do not fit are counted (C(+2 more: fail))."
+  - The judgements over time are kept for a report (RV(series)), in the checkpoint too, so that a window that
+    goes on from a checkpoint keeps its history; see M(hyperbun.canary.canary_report).
 author:
   - Hyper-Bun Operations Team (@hyperbun)
 extends_documentation_fragment:
@@ -110,7 +115,8 @@ options:
         host to keep it there.
       - "The value C(watch) of the state is replaced with C(label), C(window_started_at) (RFC 3339, to the
         microsecond), C(window_seconds), C(interval), C(samples), C(last_at) and C(checkpoint), the judgement
-        to go on from (about 120 kB for the default criteria). Nothing is added to the state's timeline, and
+        to go on from (about 120 kB for the default criteria, and up to about 90 kB more for the series of a
+        long window, RV(series)). Nothing is added to the state's timeline, and
         the module does not log its arguments on the host."
       - The task is C(changed) when the state was. A state that cannot be written fails the task, naming the
         host and the reason, after that sample (a window whose progress cannot be kept is not run on).
@@ -123,7 +129,8 @@ options:
   return_checkpoint:
     description:
       - Return the judgement to go on from as RV(checkpoint). It is large (about 120 kB for the default
-        criteria), so it stays out of the result, and of what the task prints, unless asked for.
+        criteria, and up to about 90 kB more for the series of a long window), so it stays out of the result,
+        and of what the task prints, unless asked for.
     type: bool
     default: false
   dry_run:
@@ -131,9 +138,17 @@ options:
     type: bool
     default: false
   label:
-    description: Prefix of the progress lines.
+    description:
+      - Prefix of the progress lines.
+      - A line is at most 160 characters; a long label is shortened, with an ellipsis, before what a sample found.
     type: str
     default: canary
+  traffic_share:
+    description:
+      - The canary's share of the traffic during this window, in percent (0 to 100), kept in RV(series) for the
+        report.
+      - Left out, the series has no share.
+    type: float
   validate_only:
     description:
       - Check every setting (window, interval, criteria, URLs, policy) and return without a sample or a request.
@@ -267,10 +282,57 @@ resumed:
   sample: false
 checkpoint:
   description:
-    - The judgement after the last sample, to go on from with O(checkpoint); about 120 kB for the default criteria.
+    - The judgement after the last sample, to go on from with O(checkpoint); about 120 kB for the default criteria,
+      and up to about 90 kB more for the series of a long window (RV(series)).
   returned: when return_checkpoint is true and validate_only is not
   type: dict
-  sample: {"format": "hyperbun.canary.judge", "version": 1, "samples": 12}
+  sample: {"format": "hyperbun.canary.judge", "version": 2, "samples": 12}
+series:
+  description:
+    - Every criterion's judgements over the window, for a report (M(hyperbun.canary.canary_report)), those
+      before a O(checkpoint) included.
+    - One point per sample up to RV(series.max_points) per criterion; beyond, neighbouring points are merged,
+      the oldest first, each keeping its worst sample (a breach over a pass, then the value furthest on the
+      threshold's side) with its time, and counting the samples it stands for. A breach is never merged
+      into a pass. A 24-hour window at 30 s (2880 samples) keeps about 300 points per criterion, the oldest
+      standing for 8 to 16 samples and the newest for one.
+    - Values are those the judge read from the canary, untrusted text included in nothing but the criterion's
+      name; an infinite value is written as the text C(Infinity) or C(-Infinity).
+  returned: unless validate_only is true
+  type: dict
+  contains:
+    max_points:
+      description: The most points kept per criterion.
+      type: int
+      sample: 300
+    shares:
+      description:
+        - The canary's share of the traffic (percent) from the time of each change (Unix seconds), from
+          O(traffic_share).
+      type: list
+      elements: dict
+      sample: [{"at": 1764237600.0, "share": 5.0}]
+    criteria:
+      description:
+        - One entry per criterion, in the criteria's order, with its threshold and the points as columns of the
+          same length; C(at) in Unix seconds, C(value) and C(baseline_value) (production's, null when not
+          compared or not measured) in the criterion's C(unit), C(outcome) of each point, C(samples) it stands
+          for.
+      type: list
+      elements: dict
+      sample:
+        - name: error_rate
+          unit: percent
+          comparison: ">"
+          threshold: 1.0
+          success_threshold: 0.5
+          severity: critical
+          compares_with_production: true
+          at: [1764237600.0, 1764237630.0, 1764237660.0]
+          value: [0.2, 0.3, 4.1]
+          baseline_value: [0.2, 0.2, null]
+          outcome: [pass, pass, fail]
+          samples: [1, 1, 1]
 breach_at:
   description: When the sample that ended the window early was taken (UTC, ISO 8601), or null.
   returned: unless validate_only is true

@@ -20,6 +20,7 @@ from ansible_collections.hyperbun.canary.plugins.module_utils._judge_params impo
     SetupError,
     argument_spec,
 )
+from ansible_collections.hyperbun.canary.plugins.module_utils._series import MAX_POINTS
 from ansible_collections.hyperbun.canary.tests.unit.plugins.module_utils.test_judge import (
     GOOD_1,
     GOOD_2,
@@ -230,7 +231,13 @@ def shape(text):
 
 
 def test_the_size_does_not_grow_from_100_to_2880_samples():
-    checkpoints = day_of_samples(2880, (10, 100, 2880))
+    checkpoints = day_of_samples(2880, (10, 100, 300, 2880))
+    # The series for the report grows to its bound (MAX_POINTS per criterion), then keeps to it.
+    series = {count: checkpoint.pop("series") for count, checkpoint in checkpoints.items()}
+    points = {count: {name: len(p) for name, p in s["criteria"].items()} for count, s in series.items()}
+    assert set(points[100].values()) == {100} and set(points[300].values()) == {MAX_POINTS}
+    assert all(MAX_POINTS // 2 <= n <= MAX_POINTS for n in points[2880].values()), points[2880]
+    assert len(_checkpoint.dumps(series[2880])) <= len(_checkpoint.dumps(series[300]))
     texts = {count: _checkpoint.dumps(checkpoint) for count, checkpoint in checkpoints.items()}
     # The 5-minute ranges fill up within the first 11 samples; from then on the checkpoint holds the
     # same keys, strings and numbers, whatever the window's length: only the numbers' digits differ
@@ -273,7 +280,7 @@ def trip_with_last(checkpoint, name):
 MALFORMED = {
     "not a mapping": ([], "expected a mapping"),
     "another format": (lambda c: c.update(format="something.else"), "not a checkpoint of the canary judge"),
-    "an unknown version": (lambda c: c.update(version=2), "version 2 is not one this collection reads"),
+    "an unknown version": (lambda c: c.update(version=3), "version 3 is not one this collection reads"),
     "a version as text": (lambda c: c.update(version="1"), "version '1' is not one"),
     "a missing key": (lambda c: c.pop("samples"), "checkpoint: missing samples"),
     "an unexpected key": (lambda c: c.update(extra=1), "checkpoint: unexpected extra"),
