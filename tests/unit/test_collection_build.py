@@ -122,8 +122,12 @@ def test_top_level_holds_only_what_a_user_needs(built):
     assert top == TOP_LEVEL, f"unexpected: {sorted(top - TOP_LEVEL)}, missing: {sorted(TOP_LEVEL - top)}"
 
 
-# Top-level directories of the checkout for its developers and its demo.
-DEVELOPMENT_DIRS = ["molecule", "tests", "demo", "scripts", "benchmarks", "test-hosts", "collections", "build"]
+# Top-level directories of the checkout for its developers and its demo, and AWX's configuration
+# as code, which configures a server from the checkout AWX syncs.
+DEVELOPMENT_DIRS = ["molecule", "tests", "demo", "scripts", "benchmarks", "test-hosts", "collections", "build", "awx"]
+# The inventories a user of the built collection starts from: the demo's, the reference of what an
+# inventory sets, and the example production layout.
+INVENTORIES = {"demo", "production"}
 
 
 @pytest.mark.parametrize("directory", DEVELOPMENT_DIRS)
@@ -139,9 +143,36 @@ def test_no_dotfiles_caches_byte_code_or_pins(built):
         for name in names
         if any(part.startswith(".") or part == "__pycache__" for part in name.split("/"))
         or name.endswith((".pyc", ".pyo", ".tar.gz"))
-        or name.split("/")[-1] in {"requirements.txt", "pyproject.toml", "ansible.cfg"}
+        or (name.split("/")[-1] in {"requirements.txt", "pyproject.toml", "ansible.cfg"} and name not in RUNTIME_FILES)
     )
     assert offending == []
+
+
+# The collection's run-time needs, which ansible-builder reads from the installed collection; the
+# checkout's pinned development requirements are another file.
+RUNTIME_FILES = {"meta/requirements.txt"}
+
+
+def test_runtime_requirements_are_built_in_without_development_pins(built):
+    assert RUNTIME_FILES <= built.file_names
+    assert "meta/execution-environment.yml" in built.file_names
+    assert "execution-environment.yml" not in built.names
+
+
+def test_no_tests_molecule_scenarios_or_virtual_environment_at_any_depth(built):
+    names = built.names
+    offending = sorted(
+        name
+        for name in names
+        if {"tests", "molecule", "benchmarks", "scripts", "venv", ".venv", ".ansible"} & set(name.split("/"))
+    )
+    assert offending == []
+
+
+def test_only_the_inventories_a_user_needs(built):
+    names = built.names
+    inventories = {name.split("/")[1] for name in names if name.startswith("inventories/") and name.count("/") >= 1}
+    assert inventories == INVENTORIES
 
 
 def test_no_incident_reports_of_a_demo_run(built):
