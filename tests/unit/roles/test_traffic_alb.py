@@ -23,12 +23,12 @@ import sys
 import threading
 import urllib.parse
 
-import boto3
 import pytest
+from ansible_collections.hyperbun.canary.tests.tools import alb_moto
 from moto.server import ThreadedMotoServer
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-REGION = "eu-west-1"
+REGION = alb_moto.REGION
 ACCESS_KEY = "AKIAHYPERBUNTESTKEY0"
 # Never printed by a run, whatever its verbosity (checked on every run).
 SECRET_KEY = "hyperbun-test-secret-0f8e6c2d"
@@ -111,52 +111,11 @@ def fixture_proxy(moto_url):
     instance.close()
 
 
-class Alb:
-    """One load balancer in moto, with the ARNs the traffic role needs."""
+class Alb(alb_moto.Alb):
+    """One load balancer in moto, with the test's credentials, and the traffic role's settings for it."""
 
     def __init__(self, endpoint, name):
-        kwargs = dict(endpoint_url=endpoint, region_name=REGION, aws_access_key_id=ACCESS_KEY,
-                      aws_secret_access_key=SECRET_KEY)
-        ec2 = boto3.client("ec2", **kwargs)
-        self.elbv2 = boto3.client("elbv2", **kwargs)
-        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-        subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{index}.0/24",
-                                     AvailabilityZone=f"{REGION}{zone}")["Subnet"]["SubnetId"]
-                   for index, zone in ((1, "a"), (2, "b"))]
-        self.lb = self.elbv2.create_load_balancer(Name=name, Subnets=subnets, Type="application",
-                                                  Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
-        self.production, self.canary = (
-            self.elbv2.create_target_group(Name=f"{name}-{role}", Protocol="HTTP", Port=3000, VpcId=vpc,
-                                           TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
-            for role in ("production", "canary"))
-        self.elbv2.register_targets(TargetGroupArn=self.production,
-                                    Targets=[{"Id": "10.0.1.10", "Port": 3000}, {"Id": "10.0.2.10", "Port": 3000}])
-        self.listener = self.elbv2.create_listener(
-            LoadBalancerArn=self.lb, Protocol="HTTP", Port=80,
-            DefaultActions=[{"Type": "fixed-response",
-                             "FixedResponseConfig": {"StatusCode": "404", "ContentType": "text/plain"}}],
-        )["Listeners"][0]["ListenerArn"]
-        # Before any canary: the rule forwards everything to production.
-        self.rule = self.elbv2.create_rule(
-            ListenerArn=self.listener, Priority=10, Conditions=[{"Field": "path-pattern", "Values": ["/*"]}],
-            Actions=[{"Type": "forward", "TargetGroupArn": self.production}],
-        )["Rules"][0]["RuleArn"]
-
-    def weights(self, rule=None):
-        """The rule's (or the listener's default action's) weights, read through the API: {production, canary}."""
-        if rule == "default":
-            actions = self.elbv2.describe_listeners(ListenerArns=[self.listener])["Listeners"][0]["DefaultActions"]
-        else:
-            actions = self.elbv2.describe_rules(RuleArns=[rule or self.rule])["Rules"][0]["Actions"]
-        forward = next(action for action in actions if action["Type"] == "forward")
-        groups = forward.get("ForwardConfig", {}).get("TargetGroups") or [
-            {"TargetGroupArn": forward["TargetGroupArn"], "Weight": 1}]
-        by_arn = {group["TargetGroupArn"]: group.get("Weight", 1) for group in groups}
-        return {"production": by_arn.get(self.production, 0), "canary": by_arn.get(self.canary, 0)}
-
-    def canary_targets(self):
-        found = self.elbv2.describe_target_health(TargetGroupArn=self.canary)["TargetHealthDescriptions"]
-        return sorted(f"{item['Target']['Id']}:{item['Target']['Port']}" for item in found)
+        super().__init__(endpoint, name, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
 
     def settings(self, **extra):
         return dict({"traffic_lb_type": "alb", "traffic_alb_listener_arn": self.listener,
