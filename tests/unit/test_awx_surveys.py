@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import pytest
 import yaml
-from awx_support import ROOT
+from awx_support import ROOT, clean_env, run, tool
 
 SURVEYS = {path.stem: json.loads(path.read_text()) for path in sorted((ROOT / "awx" / "surveys").glob("*.json"))}
 NAME = re.compile(r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b")
@@ -288,3 +289,61 @@ def test_notification_templates_cover_the_four_kinds_with_secrets_from_variables
             if SECRET.search(key) or key in {"token", "service_key", "url", "password"}:
                 assert re.fullmatch(r"{{ hyperbun_awx_[a-z_]+ }}", str(value)), (task["name"], key)
     assert set(kinds) == {"slack", "webhook", "pagerduty", "email"}
+
+
+def test_configure_expressions_render(tmp_path):
+    """The play's computed values, with every channel set and with none: the credentials and the
+    notification templates the job templates get, the surveys read from awx/surveys/, and the
+    channels' secrets stored without the empty ones."""
+    awx = tmp_path / "awx"
+    shutil.copytree(ROOT / "awx", awx)
+    text = (awx / "configure.yml").read_text()
+    head = text[: text.index("\n  tasks:\n")]
+    out = tmp_path / "rendered.json"
+    probe = head + f"""
+  tasks:
+    - name: Read the surveys as the job templates do
+      ansible.builtin.set_fact:
+        probe_surveys: >-
+          {{{{ probe_surveys | default([])
+               + [(lookup('ansible.builtin.file', 'surveys/' ~ item.survey ~ '.json') | from_json).name] }}}}
+      loop: "{{{{ _hyperbun_awx_templates }}}}"
+
+    - name: Write what the job templates would get
+      ansible.builtin.copy:
+        dest: {out}
+        mode: "0644"
+        content: >-
+          {{{{ {{'credentials': _hyperbun_awx_credentials, 'notifications': _hyperbun_awx_notifications,
+                'surveys': probe_surveys,
+                'notify_inputs': hyperbun_awx_notify_secrets | dict2items | selectattr('value') | items2dict}}
+             | to_json }}}}
+"""
+    (awx / "probe.yml").write_text(probe)
+
+    def render(*extra):
+        args = [tool("ansible-playbook"), awx / "probe.yml"]
+        for item in extra:
+            args += ["-e", item]
+        run(args, cwd=tmp_path, env=clean_env())
+        return json.loads(out.read_text())
+
+    bare = render()
+    assert bare["credentials"] == ["hyperbun production SSH"]
+    assert bare["notifications"] == []
+    assert bare["notify_inputs"] == {}
+    assert len(bare["surveys"]) == len(_templates())
+
+    full = render(
+        json.dumps({
+            "hyperbun_awx_prometheus_token": "t", "hyperbun_awx_slack_token": "s", "hyperbun_awx_webhook_url": "u",
+            "hyperbun_awx_pagerduty_token": "p", "hyperbun_awx_smtp_host": "h",
+            "hyperbun_awx_notify_secrets": {"slack_webhook_url": "w", "webhook_url": "", "pagerduty_routing_key": "",
+                                            "smtp_password": ""},
+        })
+    )
+    assert full["credentials"] == [
+        "hyperbun production SSH", "hyperbun canary Prometheus token", "hyperbun canary notification channels"
+    ]
+    assert full["notifications"] == [f"hyperbun canary {kind}" for kind in ("slack", "webhook", "pagerduty", "email")]
+    assert full["notify_inputs"] == {"slack_webhook_url": "w"}
