@@ -9,7 +9,8 @@ role prepared for each load balancer of this host when the lease was set (drain-
 - nginx: the production-only upstream file the traffic role rendered, installed over the live one,
   checked with nginx -t (the previous file put back when nginx rejects it), then a graceful reload;
 - haproxy: the canary servers set to weight 0 through the runtime API, and the server-state-file
-  rewritten from "show servers state", as the traffic role persists a weight.
+  rewritten from "show servers state", as the traffic role persists a weight; for a sticky canary
+  first its map entry set to 0 buckets, at run time and in the map file.
 
 What happened is written to fired.json in the directory: when the lease fired, and what each load
 balancer did at the last attempt (systemd tries again while one is not drained); the next playbook
@@ -51,7 +52,20 @@ def ask_haproxy(path, command, timeout=10):
     return b"".join(chunks).decode(errors="replace")
 
 
+def drain_haproxy_map(conf, entry):
+    command = f"set map {entry['map']} {entry['key']} {entry['value']}"
+    answer = ask_haproxy(conf["socket"], command).strip()
+    if answer:
+        raise RuntimeError(f"HAProxy refused {command!r}: {answer[:200]}")
+    path = pathlib.Path(entry["map"])
+    lines = [line for line in path.read_text().splitlines() if line.split()[:1] != [entry["key"]]]
+    write_atomic(path, "\n".join([*lines, f"{entry['key']} {entry['value']}"]) + "\n")
+
+
 def drain_haproxy(conf):
+    # A sticky canary's users reach it by its map entry, whatever its weight.
+    for entry in conf.get("maps", []):
+        drain_haproxy_map(conf, entry)
     commands = "; ".join(f"set weight {conf['backend']}/{name} 0" for name in conf["servers"])
     answer = ask_haproxy(conf["socket"], commands).strip()
     if answer:

@@ -1,0 +1,111 @@
+"""Load a load balancer on 127.0.0.1 with many user keys, and record the version each key gets in each phase.
+
+    sticky_load.py PORT KEYS COOKIE CANARY CONTROL_DIR [THREADS]
+
+Every request carries the cookie COOKIE=user-<n> of one of KEYS keys, on a connection of its own (so that a
+reload closes no connection a request is about to use), and is answered by an instance that names itself in
+X-Instance; CANARY is the canary's. The phase is the first line of CONTROL_DIR/phase, which the scenario
+writes: `moving` while the share changes, a label while it holds, `stop` to end. An answer counts for a phase
+only when the phase was the same when the request left and when its answer came. Once every key has been
+answered twice in the phase, CONTROL_DIR/<label>.done appears. At `stop`, CONTROL_DIR/result.json holds the
+figures: requests, non-2xx answers and socket errors over the whole run, and per phase the keys seen, the
+keys that got both versions and the keys on the canary.
+
+A small threaded client rather than wrk: each answer must be counted against the key it was sent for and
+the phase it was sent in, which wrk's response() callback cannot tell (it does not say which request or
+connection an answer belongs to).
+"""
+
+import http.client
+import json
+import pathlib
+import sys
+import threading
+import time
+from collections import defaultdict
+
+port, keys, cookie, canary, control = (
+    int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], pathlib.Path(sys.argv[5]))
+threads = int(sys.argv[6]) if len(sys.argv) > 6 else 8
+phase_file = control / "phase"
+
+lock = threading.Lock()
+phase = "moving"
+totals = {"requests": 0, "non_2xx": 0, "socket_errors": 0}
+# versions[label][key]: the versions (canary, production) a key got in a phase; answers[label][key]: how many
+versions = defaultdict(lambda: defaultdict(set))
+answers = defaultdict(lambda: defaultdict(int))
+error_samples = []
+
+
+def read_phase():
+    try:
+        return phase_file.read_text().split("\n", 1)[0].strip() or "moving"
+    except OSError:
+        return "moving"
+
+
+def worker(first):
+    key = first
+    while phase != "stop":
+        before = phase
+        status, instance = None, None
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", "/", headers={"Cookie": f"{cookie}=user-{key}", "Connection": "close"})
+            response = conn.getresponse()
+            response.read()
+            status, instance = response.status, response.getheader("X-Instance")
+            conn.close()
+        except (OSError, http.client.HTTPException) as exc:
+            status = exc
+        after = phase
+        with lock:
+            totals["requests"] += 1
+            if isinstance(status, Exception):
+                totals["socket_errors"] += 1
+                error_samples.append(f"{before}: {type(status).__name__}: {status}")
+            elif not 200 <= status < 300:
+                totals["non_2xx"] += 1
+                error_samples.append(f"{before}: HTTP {status}")
+            elif before == after and before not in ("moving", "stop"):
+                versions[before][key].add("canary" if instance == canary else "production")
+                answers[before][key] += 1
+        key = (key + threads) % keys
+
+
+def main():
+    global phase
+    control.mkdir(parents=True, exist_ok=True)
+    pool = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    done = set()
+    while True:
+        phase = read_phase()
+        if phase == "stop":
+            break
+        if phase != "moving" and phase not in done:
+            with lock:
+                seen = answers[phase]
+                complete = len(seen) == keys and min(seen.values()) >= 2
+            if complete:
+                (control / f"{phase}.done").write_text(time.strftime("%H:%M:%S\n"))
+                done.add(phase)
+        time.sleep(0.05)
+    for thread in pool:
+        thread.join(timeout=15)
+    with lock:
+        result = dict(totals, errors=error_samples[:20], phases={})
+        for label, by_key in versions.items():
+            result["phases"][label] = {
+                "keys": len(by_key),
+                "min_answers": min(answers[label].values()),
+                "mixed": sorted(key for key, seen in by_key.items() if len(seen) > 1)[:20],
+                "mixed_count": sum(1 for seen in by_key.values() if len(seen) > 1),
+                "canary": sorted(key for key, seen in by_key.items() if seen == {"canary"}),
+            }
+    (control / "result.json").write_text(json.dumps(result) + "\n")
+
+
+main()
