@@ -303,7 +303,10 @@ def render(verdict, release="", app="", reason="", breach_at=None, isolated_at=N
     out.append("</table>")
 
     charted = [(e, _criterion_series(e)[0]) for e in entries]
-    if not samples and not any(points for _e, points in charted):
+    if not verdict:
+        out.append('<p class="no-samples">No verdict was given with this report (a rollback by hand): there is '
+                   "nothing to chart.</p>")
+    elif not samples and not any(points for _e, points in charted):
         out.append('<p class="no-samples">No sample was taken: the canary was not judged, so there is nothing '
                    "to chart. The reason above says what stopped it.</p>")
     else:
@@ -355,11 +358,25 @@ class ActionModule(ActionBase):
         isolated_at=dict(type="raw"),
         markdown_report=dict(type="str", default=""),
         mode=dict(type="raw", default="0644"),
+        on_error=dict(type="str", default="fail", choices=["fail", "warn"]),
     )
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         _spec, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+        try:
+            result.update(self._report(args))
+        # With on_error=warn nothing may fail the caller (a rollback), a bug in the drawing included.
+        except Exception as exc:
+            if args["on_error"] != "warn":
+                raise
+            why = str(exc) if isinstance(exc, AnsibleActionFail) else f"{type(exc).__name__}: {exc}"
+            result.update(changed=False, drawn=False, dest=args["dest"], error=why,
+                          msg=f"the canary report {args['dest']} was not written: {why}")
+            result["warnings"] = [result["msg"]]
+        return result
+
+    def _report(self, args):
         mode = args["mode"]
         if isinstance(mode, str):
             if not re.fullmatch(r"0?[0-7]{3,4}", mode):
@@ -380,7 +397,7 @@ class ActionModule(ActionBase):
         except OSError:
             changed = True
         charts = page.count('<figure class="criterion"')
-        result.update(dest=dest, changed=changed, charts=charts, size=len(data),
+        result = dict(dest=dest, changed=changed, drawn=True, charts=charts, size=len(data),
                       msg=f"canary report {'would be ' if self._task.check_mode else ''}written to {dest}: "
                           f"{charts} criterion chart(s)")
         if self._task.check_mode:

@@ -89,6 +89,14 @@ options:
     description: The page's permissions, in octal.
     type: raw
     default: "0644"
+  on_error:
+    description:
+      - What a page that cannot be drawn or written does to the task.
+      - V(fail) fails it. V(warn) reports a warning and RV(error), with RV(drawn) false, and the task does not fail
+        (a rollback's report must never stop the rollback).
+    type: str
+    choices: [fail, warn]
+    default: fail
 notes:
   - A merged point of a long window's series (see RV(hyperbun.canary.canary_watch#module:series)) is drawn at its
     worst sample, so that a chart shows the worst of each stretch of time.
@@ -122,14 +130,24 @@ dest:
   returned: always
   type: str
   sample: /srv/incidents/2026-11-27-hyperbun-2.0.0-rollback-101500.html
+drawn:
+  description: Whether the page was drawn (and, outside check mode, written).
+  returned: always
+  type: bool
+  sample: true
+error:
+  description: Why the page was not written, with O(on_error=warn).
+  returned: when the page could not be drawn or written and on_error is warn
+  type: str
+  sample: "canary_report needs the Python library matplotlib on the controller (pip install matplotlib): ..."
 charts:
   description: How many criterion charts the page has.
-  returned: always
+  returned: when drawn
   type: int
   sample: 8
 size:
   description: The page's size in bytes.
-  returned: always
+  returned: when drawn
   type: int
   sample: 180000
 msg:
