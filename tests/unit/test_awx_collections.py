@@ -11,7 +11,9 @@ package, as a Galaxy install would have left it.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -19,6 +21,9 @@ import yaml
 from awx_support import ROOT, build_collection, clean_env, galaxy_version, run, seed_collection, tool
 
 PLAYBOOKS = sorted(path.name for path in (ROOT / "playbooks").glob("*.yml"))
+# A syntax check resolves the roles a play lists and the modules its tasks name; a role included at
+# run time (include_role) it does not see, so only a playbook with a static use can fail it.
+STATIC_USE = re.compile(r"^\s*(?:-\s+role:\s+|-?\s*)hyperbun\.canary\.[a-z_]+:?\s*$", re.M)
 LINK = "collections/ansible_collections/hyperbun/canary"
 
 
@@ -94,7 +99,14 @@ def test_requirements_name_the_checkout_and_what_it_uses():
     assert own.endswith(f"/hyperbun-canary-{galaxy_version()}.tar.gz")
 
 
-@pytest.mark.parametrize("playbook", PLAYBOOKS)
+def _uses_statically(playbook):
+    path = ROOT / "playbooks" / playbook
+    texts = [path.read_text()] + [(path.parent / ref).read_text()
+                                  for ref in re.findall(r"import_playbook:\s*(\S+\.yml)", path.read_text())]
+    return any(STATIC_USE.search(text) for text in texts)
+
+
+@pytest.mark.parametrize("playbook", [name for name in PLAYBOOKS if _uses_statically(name)])
 def test_without_the_requirements_the_playbook_does_not_resolve(project, playbook, tmp_path):
     empty = tmp_path / "collections"
     empty.mkdir()
@@ -121,3 +133,11 @@ def test_requirements_install_the_collection_as_it_is_built(installed):
 def test_installed_tarball_runs_the_playbooks_by_name(from_tarball, playbook, tmp_path):
     result = _syntax_check(f"hyperbun.canary.{playbook}", tmp_path, from_tarball)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_with_the_requirements_installed_every_role_resolves(installed):
+    """The roles the playbooks include at run time, which a syntax check does not look up."""
+    result = run([tool("ansible-doc"), "-t", "role", "-l", "hyperbun.canary", "--json"], env=_isolated(installed))
+    listed = {name.split(".")[-1] for name in json.loads(result.stdout)}
+    roles = {path.name for path in (ROOT / "roles").iterdir() if (path / "meta" / "argument_specs.yml").is_file()}
+    assert listed == roles
