@@ -14,7 +14,8 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
-packages=(docker.io debootstrap iptables wrk git shellcheck)
+# chromium: the HTML canary report's test renders the page in a real browser, headless.
+packages=(docker.io debootstrap iptables wrk git shellcheck chromium)
 python3 -c 'import ensurepip' 2>/dev/null || packages+=(python3-venv)
 missing=()
 for package in "${packages[@]}"; do
