@@ -102,15 +102,15 @@ def test_every_variable_set_is_one_the_collection_reads(inventory, accepted):
     specs, known = accepted
     found, read_by_inventory = _inventory_variables(ROOT / "inventories" / inventory)
     assert found
-    unknown = sorted({(name, where) for name, _, where in found
+    unknown = sorted({(name, where) for name, _value, where in found
                       if name not in specs and name not in known and name not in read_by_inventory})
     assert unknown == [], f"set by inventories/{inventory} but read by nothing: {unknown}"
 
 
 @pytest.mark.parametrize("inventory", INVENTORIES)
 def test_literal_values_fit_the_argument_specs(inventory, accepted):
-    specs, _ = accepted
-    found, _ = _inventory_variables(ROOT / "inventories" / inventory)
+    specs = accepted[0]
+    found = _inventory_variables(ROOT / "inventories" / inventory)[0]
     checked = 0
     for name, value, where in found:
         if name not in specs or "{{" in yaml.safe_dump(value):
@@ -125,8 +125,8 @@ def test_literal_values_fit_the_argument_specs(inventory, accepted):
 def test_production_sets_what_only_the_demo_set_before():
     """The playbooks read the first two with no default, and only the demo inventory set them; the
     split's servers have no useful default; the rest default to what suits a test run, not production."""
-    found, _ = _inventory_variables(ROOT / "inventories" / "production")
-    names = {name for name, _, _ in found}
+    found = _inventory_variables(ROOT / "inventories" / "production")[0]
+    names = {entry[0] for entry in found}
     for needed in ("hyperbun_release_archive_dir", "hyperbun_release_name", "traffic_production_servers",
                    "traffic_canary_servers", "canary_prometheus_url", "canary_incident_dir", "instance_command"):
         assert needed in names, needed

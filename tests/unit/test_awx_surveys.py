@@ -156,7 +156,7 @@ def test_survey_is_in_awx_format(name):
 
 @pytest.mark.parametrize("key", TEMPLATE_KEYS)
 def test_every_template_has_its_playbook_and_survey(key):
-    playbook, _ = _survey_for(key)
+    playbook = _survey_for(key)[0]
     assert (ROOT / playbook).is_file(), f"{playbook} of the job template {key}"
 
 
@@ -243,7 +243,7 @@ def test_prometheus_token_reaches_every_job_that_reads_prometheus():
     ]
     injected = set(credential_type["injectors"]["extra_vars"])
     for key, entry in _templates().items():
-        accepted, _ = _accepted(entry["playbook"])
+        accepted = _accepted(entry["playbook"])[0]
         reads_prometheus = {name for name in accepted if name.endswith("_prometheus_token")}
         assert reads_prometheus <= injected, f"{key}: {reads_prometheus - injected} not injected"
 
@@ -252,7 +252,7 @@ def test_prometheus_token_reaches_every_job_that_reads_prometheus():
 def test_schedules_give_only_survey_answers(task):
     schedule = task["awx.awx.schedule"]
     key = schedule["unified_job_template"].split("}} ", 1)[1]
-    _, survey = _survey_for(key)
+    survey = _survey_for(key)[1]
     asked = {item["variable"]: item for item in survey["spec"]}
     for variable, value in schedule["extra_data"].items():
         assert variable in asked, variable
@@ -275,7 +275,7 @@ def test_workflow_runs_canary_then_approval_then_promote():
     assert nodes["promote"]["unified_job_template"]["name"].endswith(" promote")
     # The workflow's survey reaches the start node: canary.yml must accept every answer.
     survey_file = re.search(r"surveys/(\w+)\.json", workflow["survey_spec"]).group(1)
-    accepted, _ = _accepted(_templates()["start"]["playbook"])
+    accepted = _accepted(_templates()["start"]["playbook"])[0]
     assert {item["variable"] for item in SURVEYS[survey_file]["spec"]} <= accepted
 
 

@@ -60,7 +60,7 @@ def introspected(collections_dir, tmp_path):
     data = yaml.safe_load(result.stdout.split("\n", 1)[1])
     by_collection = {}
     for entry in data.get("python") or []:
-        requirement, _, origin = entry.partition("# from collection ")
+        requirement, _marker, origin = entry.partition("# from collection ")
         by_collection.setdefault(origin.strip(), []).append(requirement.strip())
     return by_collection, requirement_lines(written)
 
@@ -82,7 +82,7 @@ def context(tmp_path_factory):
 @pytest.fixture(scope="module")
 def galaxy_stage(context, tmp_path_factory):
     """The collections the image's galaxy stage installs, run from the context's _build directory."""
-    context_dir, _ = context
+    context_dir = context[0]
     collections = tmp_path_factory.mktemp("ee-collections")
     seed_collection(collections, "amazon", "aws")
     run(
@@ -106,7 +106,7 @@ def test_create_makes_a_context_with_the_built_collection(context):
 
 
 def test_image_installs_the_tested_ansible_core_and_runner(context):
-    context_dir, _ = context
+    context_dir = context[0]
     definition = next(p for p in (context_dir / "Dockerfile", context_dir / "Containerfile") if p.is_file())
     refs = re.search(r'^ARG ANSIBLE_INSTALL_REFS="([^"]*)"', definition.read_text(), re.M).group(1).split()
     pins = {requirement_name(line): line for line in requirement_lines(ROOT / "requirements.txt")}
@@ -135,7 +135,7 @@ def test_introspection_finds_only_runtime_requirements(galaxy_stage, tmp_path):
 def test_checkout_introspected_through_its_link_gives_the_same(tmp_path):
     """AWX's project sync and ansible.cfg see the checkout itself as hyperbun.canary: its
     requirements.txt of development pins must not be taken for the collection's."""
-    by_collection, _ = introspected(ROOT / "collections", tmp_path)
+    by_collection = introspected(ROOT / "collections", tmp_path)[0]
     assert sorted(by_collection.get("hyperbun.canary", [])) == sorted(
         requirement_lines(ROOT / "meta" / "requirements.txt")
     )
