@@ -99,7 +99,7 @@ def main():
         result = dict(totals, errors=error_samples[:20], phases={})
         for label, by_key in versions.items():
             result["phases"][label] = {
-                "keys": len(by_key),
+                "seen_keys": len(by_key),
                 "min_answers": min(answers[label].values()),
                 "mixed": sorted(key for key, seen in by_key.items() if len(seen) > 1)[:20],
                 "mixed_count": sum(1 for seen in by_key.values() if len(seen) > 1),

@@ -81,7 +81,7 @@ _value:
       type: dict
       sample: {"app1:3000": 1, "app1:3001": 0}
     sticky:
-      description: Always true, to tell this split from one of M(hyperbun.canary.split_weights).
+      description: Always true, to tell this split from one of P(hyperbun.canary.split_weights#filter).
       type: bool
       sample: true
 """
