@@ -183,6 +183,7 @@ class ActionModule(ActionBase):
         dry_run=dict(type="bool", default=False),
         label=dict(type="str", default="canary"),
         traffic_share=dict(type="float"),
+        subject=dict(type="str", default="canary", choices=["canary", "production"]),
         validate_only=dict(type="bool", default=False),
         **POLICY_ARGUMENT_SPEC,
         **argument_spec(interval_default=30),
@@ -317,13 +318,17 @@ class ActionModule(ActionBase):
                 failed_criteria=[],
                 results=[evaluator.last[c.name].to_dict() for c in evaluator.criteria if c.name in evaluator.last],
                 ended_at=None,
-                msg=f"canary running: {evaluator.samples} sample(s) of the window so far, nothing decided yet; "
-                    f"it ends at {utc(deadline)} ({format_left(deadline - time.time())} left)",
+                msg=f"{args['subject']} running: {evaluator.samples} sample(s) of the window so far, nothing decided "
+                    f"yet; it ends at {utc(deadline)} ({format_left(deadline - time.time())} left)",
             )
-            display.display(f"[{label}] {result['msg'][len('canary '):]}")
+            display.display(f"[{label}] {result['msg'][len(args['subject']) + 1:]}")
         else:
             verdict = evaluator.finish(success_thresholds=args["success_thresholds"] and decision is None)
             result.update(verdict.to_dict())
+            if args["subject"] != "canary":
+                # Production's numbers judged against the canary's thresholds are not a canary's verdict.
+                result["msg"] = re.sub(r"^canary (?:verdict|passed)", lambda m: "{} {}".format(
+                    args["subject"], "judged" if m.group(0).endswith("verdict") else "passed"), result["msg"])
             result["ended_at"] = utc(time.time())
             display.display(f"[{label}] verdict: {result['msg']}")
             if verdict.outcome != PASS and not args["dry_run"]:

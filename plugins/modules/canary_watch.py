@@ -143,6 +143,13 @@ options:
       - A line is at most 160 characters; a long label is shortened, with an ellipsis, before what a sample found.
     type: str
     default: canary
+  subject:
+    description:
+      - What is watched, as the messages name it. V(production) when the O(metrics_urls) are production's (a
+        status or a bake): its verdict reads C(production judged fail) or C(production passed), never a canary's.
+    type: str
+    choices: [canary, production]
+    default: canary
   traffic_share:
     description:
       - The canary's share of the traffic during this window, in percent (0 to 100), kept in RV(series) for the
