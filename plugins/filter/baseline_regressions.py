@@ -39,7 +39,7 @@ options:
 EXAMPLES = r"""
 - name: Production's error rate today against the day before the promotion
   ansible.builtin.debug:
-    msg: "{{ judgement.results | hyperbun.canary.baseline_regressions(state.baseline.values, criteria) }}"
+    msg: "{{ judgement.results | hyperbun.canary.baseline_regressions(state.baseline['values'], criteria) }}"
   vars:
     criteria: {error_rate: {baseline: {max_increase: 0.5}}}
   # [{"name": "error_rate", "value": 0.81, "baseline": 0.02, "allowed": 0.52, "message": "..."}]
