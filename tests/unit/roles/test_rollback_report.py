@@ -37,6 +37,8 @@ def report(tmp_path, verdict, env=None):
         "_rollback_started_at": "2025-11-27T10:07:05+00:00", "_rollback_isolated_at": "2025-11-27T10:07:20+00:00",
         "_rollback_reason": "at step 1 of 1 (5 %): canary verdict fail: error_rate", "rollback_refused": {},
         "rollback_verdict": verdict,
+        # The report kept on a host that outlasts the job: this one, in the test's directory.
+        "rollback_report_host": "localhost", "rollback_report_host_dir": str(tmp_path / "kept"),
         "_rollback_evidence": {"app1": {
             "state": {"release": "2.0.0", "events": [{"at": "2025-11-27T10:00:00+00:00", "event": "started"}]},
             "metrics": "# TYPE up gauge\nup 1\n", "metrics_error": "", "stopped_at": "2025-11-27T10:07:30+00:00",
@@ -64,6 +66,7 @@ def test_the_html_page_is_written_beside_the_markdown_report_which_links_it(tmp_
     assert f"| Charts | [{STEM}.html]({STEM}.html):" in markdown
     assert page.count('<figure class="criterion"') == 7 and 'id="breach-marker-0"' in page
     assert 'id="isolation-marker-0"' in page and f'href="{STEM}.md"' in page
+    assert (tmp_path / "kept" / f"{STEM}.html").read_text() == page
 
 
 def test_a_page_that_cannot_be_drawn_is_a_warning_and_the_markdown_says_why(tmp_path):
@@ -72,7 +75,7 @@ def test_a_page_that_cannot_be_drawn_is_a_warning_and_the_markdown_says_why(tmp_
     (shadow / "__init__.py").write_text("raise ImportError('No module named matplotlib')\n")
     done, incidents = report(tmp_path, rolled_back_verdict(), env={"PYTHONPATH": str(shadow.parent)})
     assert done.returncode == 0, done.stdout[-3000:]
-    assert not (incidents / f"{STEM}.html").exists()
+    assert not (incidents / f"{STEM}.html").exists() and not (tmp_path / "kept" / f"{STEM}.html").exists()
     markdown = (incidents / f"{STEM}.md").read_text()
     assert "| Charts | missing: the HTML page could not be drawn (canary_report needs the Python library " \
            "matplotlib on the controller" in markdown
