@@ -145,8 +145,9 @@ options:
     default: canary
   subject:
     description:
-      - What is watched, as the messages name it. V(production) when the O(metrics_urls) are production's (a
-        status or a bake): its verdict reads C(production judged fail) or C(production passed), never a canary's.
+      - What is watched, as the messages name it.
+      - V(production) when the O(metrics_urls) are production's (a status, a bake); its verdict then reads
+        C(production judged fail) or C(production passed), never a canary's.
     type: str
     choices: [canary, production]
     default: canary

@@ -44,8 +44,8 @@ class Page(html.parser.HTMLParser):
         self.text.append(data)
 
     def find(self, tag, **attrs):
-        return [a for t, a in self.elements if t == tag and all(a.get(k.rstrip("_").replace("_", "-")) == v
-                                                                 for k, v in attrs.items())]
+        wanted = {k.rstrip("_").replace("_", "-"): v for k, v in attrs.items()}
+        return [a for t, a in self.elements if t == tag and all(a.get(k) == v for k, v in wanted.items())]
 
 
 @pytest.fixture(scope="module")
