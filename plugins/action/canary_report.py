@@ -109,15 +109,16 @@ def _fmt(value, unit=""):
     number = _number(value)
     if number is None:
         return "-"
+    unit = unit if isinstance(unit, str) else ""
     suffix = _UNITS.get(unit, f" {unit}" if unit else "")
     return f"{number:.4g}{suffix}"
 
 
 def _criterion_series(entry):
-    """(points, problems) of one criterion's series: points as dicts with a datetime and checked numbers."""
+    """One criterion's points, as dicts with a datetime and checked numbers; a point that is not one is left out."""
     columns = {key: entry.get(key) for key in ("at", "value", "baseline_value", "outcome", "samples")}
     if not isinstance(columns["at"], list):
-        return [], ["no times"]
+        return []
     length = len(columns["at"])
     for key in ("value", "baseline_value", "outcome", "samples"):
         if not isinstance(columns[key], list) or len(columns[key]) != length:
@@ -131,7 +132,7 @@ def _criterion_series(entry):
                            outcome=outcome if outcome in OUTCOMES else "error",
                            samples=samples if isinstance(samples, int) and not isinstance(samples, bool) else 1))
     points.sort(key=lambda p: p["at"])
-    return points[-MAX_POINTS:], []
+    return points[-MAX_POINTS:]
 
 
 def shares_over_time(verdict, isolated_at, end):
@@ -302,7 +303,7 @@ def render(verdict, release="", app="", reason="", breach_at=None, isolated_at=N
         out.append('<tr><td colspan="7">No criterion was judged.</td></tr>')
     out.append("</table>")
 
-    charted = [(e, _criterion_series(e)[0]) for e in entries]
+    charted = [(e, _criterion_series(e)) for e in entries]
     if not verdict:
         out.append('<p class="no-samples">No verdict was given with this report (a rollback by hand): there is '
                    "nothing to chart.</p>")

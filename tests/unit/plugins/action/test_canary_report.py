@@ -112,6 +112,7 @@ def test_what_the_canary_or_the_state_wrote_is_escaped():
     hostile = rolled_back_verdict(message_extra=HOSTILE)
     hostile["series"]["criteria"][0]["unit"] = HOSTILE
     hostile["results"][0]["comparison"] = HOSTILE
+    hostile["results"][1]["unit"] = {"not": "a unit"}
     page = render(hostile, HOSTILE, HOSTILE, HOSTILE, None, None, HOSTILE)
     parsed = Page(page)
     assert not parsed.find("script") and not parsed.find("img")
@@ -141,7 +142,7 @@ def test_a_verdict_of_an_earlier_watch_has_its_table_and_says_there_is_no_series
 @pytest.mark.parametrize("change", [
     lambda s: s["criteria"][0].update(value=["Infinity"] * len(s["criteria"][0]["at"])),
     lambda s: s["criteria"][0].update(at=["yesterday", None, True, 1e300, *s["criteria"][0]["at"][4:]]),
-    lambda s: s["criteria"][0].update(outcome="fail", samples={"x": 1}, threshold="high"),
+    lambda s: s["criteria"][0].update(outcome="fail", samples={"x": 1}, threshold="high", unit=["%"]),
     lambda s: s["criteria"].append({"name": "extra", "at": 5}),
     lambda s: s.update(shares=[{"at": "now", "share": 500}, "x", None]),
 ])
