@@ -49,6 +49,13 @@ fi
 report=$(find docs/runbooks/incidents -maxdepth 1 -name '*-2.0.0-rollback-*.md' -newer "$load_log" | sort | tail -n 1)
 step "incident report: $report"
 cat "$report"
+# The report's page with its charts, drawn by Debian's Chromium (headless) into a picture beside it.
+page=${report%.md}.html
+if [ -f "$page" ]; then
+    chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,2600 \
+        --screenshot="${report%.md}.png" "file://$root/$page" >/dev/null 2>&1
+    step "the report's page ($page), as a picture: ${report%.md}.png"
+fi
 
 kill -INT "$load_pid" 2>/dev/null || true
 wait "$load_pid" 2>/dev/null || true
@@ -66,6 +73,6 @@ The demo topology is up. Everything listens on 127.0.0.1 only:
   through HAProxy       http://127.0.0.1:8081/         stats: http://127.0.0.1:8404/stats
   Prometheus            http://127.0.0.1:9090/alerts
 State of the canary:    ansible-playbook playbooks/status.yml
-Incident reports:       docs/runbooks/incidents/
+Incident reports:       docs/runbooks/incidents/ (Markdown, the HTML page with its charts, a PNG of it)
 Tear it all down:       scripts/demo.sh down
 EOT
