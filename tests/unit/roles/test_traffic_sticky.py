@@ -259,8 +259,8 @@ def test_nginx_accepts_the_upstream_file(rendered, case, tmp_path):
 @pytest.mark.skipif(shutil.which("haproxy") is None, reason="haproxy is not installed here (Molecule's hosts have it)")
 def test_haproxy_accepts_the_rules(rendered, tmp_path):
     (tmp_path / "canary.map").write_text("hyperbun 500\n")
-    rules = (rendered / "haproxy-s5.cfg").read_text().replace("/etc/haproxy/hyperbun-canary.map",
-                                                               str(tmp_path / "canary.map"))
+    rules = (rendered / "haproxy-s5.cfg").read_text()
+    rules = rules.replace("/etc/haproxy/hyperbun-canary.map", str(tmp_path / "canary.map"))
     conf = tmp_path / "haproxy.cfg"
     conf.write_text("defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n"
                     "backend hyperbun\n" + rules + "\n    server app1-production 127.0.0.1:3000\n"
