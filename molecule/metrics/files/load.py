@@ -35,7 +35,8 @@ def main():
                 with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 scheme and host checked above
                     response.read()
             except (urllib.error.URLError, OSError):
-                pass
+                # An instance not (yet) listening refuses at once: no spinning on it.
+                time.sleep(0.1)
             n += 1
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
