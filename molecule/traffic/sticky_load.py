@@ -5,8 +5,9 @@
 Every request carries the cookie COOKIE=user-<n> of one of KEYS keys, on a connection of its own (so that a
 reload closes no connection a request is about to use), and is answered by an instance that names itself in
 X-Instance; CANARY is the canary's. The phase is the first line of CONTROL_DIR/phase, which the scenario
-writes: `moving` while the share changes, a label while it holds, `stop` to end. An answer counts for a phase
-only when the phase was the same when the request left and when its answer came. Once every key has been
+writes: `moving` while the share changes, a label while it holds, `stop` to end (20 minutes after the start
+at the latest). An answer counts for a phase only when the phase was the same when the request left and when
+its answer came. Once every key has been
 answered twice in the phase, CONTROL_DIR/<label>.done appears. At `stop`, CONTROL_DIR/result.json holds the
 figures: requests, non-2xx answers and socket errors over the whole run, and per phase the keys seen, the
 keys that got both versions and the keys on the canary.
@@ -28,6 +29,7 @@ port, keys, cookie, canary, control = (
     int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], pathlib.Path(sys.argv[5]))
 threads = int(sys.argv[6]) if len(sys.argv) > 6 else 8
 phase_file = control / "phase"
+LIFETIME = 1200
 
 lock = threading.Lock()
 phase = "moving"
@@ -81,8 +83,10 @@ def main():
     for thread in pool:
         thread.start()
     done = set()
+    started = time.monotonic()
     while True:
-        phase = read_phase()
+        # A run that died before writing `stop` must not leave the load behind.
+        phase = "stop" if time.monotonic() - started > LIFETIME else read_phase()
         if phase == "stop":
             break
         if phase != "moving" and phase not in done:
