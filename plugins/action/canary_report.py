@@ -187,6 +187,17 @@ def _axes(figure, ylabel):
     return axes
 
 
+def time_span(times):
+    """The x range every chart shares: the report's first to last time, with a little room; a single time
+    (one sample) gets a minute around it rather than matplotlib's years."""
+    times = [t for t in times if t is not None]
+    if not times:
+        return None
+    first, last = min(times), max(times)
+    room = max((last - first) * 0.03, datetime.timedelta(seconds=30 if first == last else 1))
+    return first - room, last + room
+
+
 def _markers(axes, index, breach_at, isolated_at):
     if breach_at is not None:
         axes.axvline(breach_at, color=COLOURS["breach"], linestyle="--", linewidth=1.2,
@@ -196,7 +207,7 @@ def _markers(axes, index, breach_at, isolated_at):
                      gid=f"isolation-marker-{index}")
 
 
-def criterion_chart(entry, points, index, breach_at, isolated_at):
+def criterion_chart(entry, points, index, breach_at, isolated_at, span=None):
     figure = Figure(figsize=(9, 2.8), dpi=96)
     unit = _UNITS.get(_text(entry.get("unit")), _text(entry.get("unit")))
     axes = _axes(figure, unit or "value")
@@ -220,16 +231,20 @@ def criterion_chart(entry, points, index, breach_at, isolated_at):
         axes.plot(unmeasured, [0.02] * len(unmeasured), linestyle="none", marker="|", markersize=10,
                   color=COLOURS["unmeasured"], transform=axes.get_xaxis_transform(), gid=f"unmeasured-{index}")
     _markers(axes, index, breach_at, isolated_at)
+    if span:
+        axes.set_xlim(*span)
     return _svg(figure, f"criterion-{index}")
 
 
-def share_chart(changes, breach_at, isolated_at):
+def share_chart(changes, breach_at, isolated_at, span=None):
     figure = Figure(figsize=(9, 2.2), dpi=96)
     axes = _axes(figure, "% of traffic")
     axes.step([at for at, _share in changes], [share for _at, share in changes], where="post",
               color=COLOURS["share"], linewidth=1.6, gid="traffic-share-line")
     axes.set_ylim(bottom=0, top=max(max(share for _at, share in changes) * 1.2, 1.0))
     _markers(axes, "share", breach_at, isolated_at)
+    if span:
+        axes.set_xlim(*span)
     return _svg(figure, "traffic-share")
 
 
@@ -314,10 +329,12 @@ def render(verdict, release="", app="", reason="", breach_at=None, isolated_at=N
         last = max((p["at"] for _e, points in charted for p in points), default=None)
         end = max([t for t in (last, isolated, parse_time(verdict.get("ended_at"))) if t is not None], default=None)
         changes = shares_over_time(verdict, isolated, end)
+        span = time_span([p["at"] for _e, points in charted for p in points] + [at for at, _share in changes]
+                         + [breach, isolated])
         out.append("<h2>Traffic on the canary</h2>")
         if changes:
             out.append("<figure class=\"traffic-share\"><figcaption>The canary's share of the traffic, in percent"
-                       "</figcaption>" + share_chart(changes, breach, isolated)
+                       "</figcaption>" + share_chart(changes, breach, isolated, span)
                        + _legend(False, breach, isolated, first=("share", "share")) + "</figure>")
         else:
             out.append('<p class="missing">The canary\'s share of the traffic over time is not known.</p>')
@@ -337,7 +354,8 @@ def render(verdict, release="", app="", reason="", breach_at=None, isolated_at=N
                        f"{esc(entry.get('comparison'))} {esc(_fmt(entry.get('threshold'), unit))}; "
                        f"{len(points)} point(s) for {len(points) + merged} sample(s)"
                        f"{', each merged point shows its worst sample' if merged else ''})</span>")
-            chart = (criterion_chart(entry, points, index, breach, isolated) + _legend(has_production, breach, isolated)
+            chart = (criterion_chart(entry, points, index, breach, isolated, span)
+                     + _legend(has_production, breach, isolated)
                      if points else '<p class="missing">No sample of this criterion.</p>')
             out.append(f'<figure class="criterion" data-criterion="{esc(name)}" data-outcome="{esc(figure_outcome)}">'
                        f"<figcaption>{caption}</figcaption>{chart}</figure>")

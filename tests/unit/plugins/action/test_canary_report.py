@@ -7,6 +7,7 @@ error when matplotlib is missing)."""
 from __future__ import annotations
 
 import copy
+import datetime
 import html.parser
 import json
 import os
@@ -16,7 +17,7 @@ import subprocess
 import sys
 
 import pytest
-from ansible_collections.hyperbun.canary.plugins.action.canary_report import render
+from ansible_collections.hyperbun.canary.plugins.action.canary_report import render, time_span
 from ansible_collections.hyperbun.canary.tests.unit.plugins.action.report_verdict import (
     INTERVAL,
     START,
@@ -215,3 +216,14 @@ def test_without_matplotlib_the_task_fails_saying_what_to_install(tmp_path):
     assert result["failed"] and not dest.exists()
     assert re.search(r"needs the Python library matplotlib on the controller \(pip install matplotlib\)",
                      result["msg"]), result["msg"]
+
+
+def test_every_chart_spans_the_report_s_times_not_years_around_a_single_point():
+    start = datetime.datetime(2026, 11, 28, 2, 27, 51, tzinfo=datetime.UTC)
+    isolated = start + datetime.timedelta(seconds=47)
+    first, last = time_span([start, None, start + datetime.timedelta(seconds=6), isolated])
+    assert first < start and last > isolated
+    assert last - first < datetime.timedelta(seconds=60)
+    one = time_span([start])
+    assert one == (start - datetime.timedelta(seconds=30), start + datetime.timedelta(seconds=30))
+    assert time_span([None]) is None
