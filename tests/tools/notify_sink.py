@@ -107,7 +107,7 @@ class MailHandler:
 
 
 def make_authenticator(login):
-    user, _, password = login.partition(":")
+    user, _colon, password = login.partition(":")
 
     def authenticate(server, session, envelope, mechanism, auth_data):
         if (
