@@ -8,24 +8,30 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LOG_DIR = ROOT / "build" / "logs"
-# The test command runs pytest with three workers (`-n 3 --dist loadgroup --no-loadscope-reorder`),
-# each scenario a group of its own, in the order below, the unit tests' files after them. xdist
-# hands each worker one group, then one more to each in turn: the first three start at once, the
-# fourth queues behind the first, the fifth behind the second, and the first unit-test file behind
-# the third. The longest, cycle (about 27 min), comes third, so only a unit-test file waits for it;
-# traffic (7 min) with metrics (5 min) behind it, and default (18 min) with preflight (7 min), end
-# before it. A scenario mostly waits on its windows and playbook runs, so three side by side use the
-# two cores well. Each has its own containers, network and published ports. The order changes only
-# how long the run takes.
-RUN_ORDER = ["traffic", "default", "cycle", "metrics", "preflight"]
+# The test command runs pytest with three workers (`-n 3 --dist loadgroup --no-loadscope-reorder`).
+# Each line below is one xdist group, so one worker's queue, run in its order: the two longest
+# scenarios, cycle and default, have a worker each, and the three short ones share the third, which
+# then takes the unit tests (xdist hands a worker more only when it has at most two tests left, so a
+# group of three is not joined by unit tests until it is nearly done). A scenario mostly waits on its
+# windows and playbook runs, so three side by side use the two cores well. Each has its own
+# containers, network and published ports. The grouping changes only how long the run takes; a
+# scenario not named here gets a group of its own, after these.
+QUEUES = [["cycle"], ["default"], ["traffic", "metrics", "preflight"]]
+
+
+def _queue_of(name):
+    return next((queue for queue in QUEUES if name in queue), [name])
 
 
 def _run_order(name):
-    return RUN_ORDER.index(name) if name in RUN_ORDER else len(RUN_ORDER)
+    order = [scenario for queue in QUEUES for scenario in queue]
+    return order.index(name) if name in order else len(order)
 
 
 NAMES = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))
-SCENARIOS = [pytest.param(name, marks=pytest.mark.xdist_group(name)) for name in sorted(NAMES, key=_run_order)]
+SCENARIOS = [
+    pytest.param(name, marks=pytest.mark.xdist_group(_queue_of(name)[0])) for name in sorted(NAMES, key=_run_order)
+]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
