@@ -1,6 +1,7 @@
 """What the AWX and execution-environment tests share: the tools beside the Python that runs the
-tests, the collection built into a temporary directory, and the amazon.aws collection that the
-`ansible` package ships, which stands in for Galaxy where no Galaxy can be reached."""
+tests, the collection built into a temporary directory, and the collections of
+collections/requirements.yml that the `ansible` package ships, which stand in for Galaxy where no
+Galaxy can be reached."""
 
 from __future__ import annotations
 
@@ -62,6 +63,18 @@ def seed_collection(collections_dir, namespace, name):
     target = pathlib.Path(collections_dir) / "ansible_collections" / namespace / name
     shutil.copytree(shipped_collection(namespace, name), target, ignore=shutil.ignore_patterns("__pycache__"))
     return target
+
+
+def required_collections():
+    """The collections collections/requirements.yml names besides the checkout: [(namespace, name)]."""
+    entries = yaml.safe_load((ROOT / "collections" / "requirements.yml").read_text())["collections"]
+    return [tuple(entry["name"].split(".")) for entry in entries if entry.get("type") != "dir"]
+
+
+def seed_required_collections(collections_dir):
+    """Every collection of collections/requirements.yml but the checkout, put where Galaxy would install it."""
+    for namespace, name in required_collections():
+        seed_collection(collections_dir, namespace, name)
 
 
 def clean_env(**extra):

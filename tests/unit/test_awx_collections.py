@@ -5,8 +5,8 @@ its own collection), ANSIBLE_COLLECTIONS_PATH set to an empty directory, and the
 `ansible` package out of sight, as in an execution environment built on ansible-core alone: the
 playbooks' syntax check fails; after `ansible-galaxy collection install -r
 collections/requirements.yml -p <dir>`, run from the project's root as AWX's project sync runs it,
-it passes. No Galaxy is reached: amazon.aws is put in the directory first, from the `ansible`
-package, as a Galaxy install would have left it.
+it passes. No Galaxy is reached: the other collections it names (amazon.aws, community.general) are
+put in the directory first, from the `ansible` package, as a Galaxy install would have left them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,16 @@ import subprocess
 
 import pytest
 import yaml
-from awx_support import ROOT, build_collection, clean_env, galaxy_version, run, seed_collection, tool
+from awx_support import (
+    ROOT,
+    build_collection,
+    clean_env,
+    galaxy_version,
+    required_collections,
+    run,
+    seed_required_collections,
+    tool,
+)
 
 PLAYBOOKS = sorted(path.name for path in (ROOT / "playbooks").glob("*.yml"))
 # A syntax check resolves the roles a play lists and the modules its tasks name; a role included at
@@ -64,7 +73,7 @@ def project(tmp_path_factory):
 @pytest.fixture(scope="module")
 def installed(project, tmp_path_factory):
     collections = tmp_path_factory.mktemp("requirements-collections")
-    seed_collection(collections, "amazon", "aws")
+    seed_required_collections(collections)
     run(
         [tool("ansible-galaxy"), "collection", "install", "--offline", "-r", "collections/requirements.yml",
          "-p", collections],
@@ -77,7 +86,7 @@ def installed(project, tmp_path_factory):
 @pytest.fixture(scope="module")
 def from_tarball(tmp_path_factory):
     collections = tmp_path_factory.mktemp("tarball-collections")
-    seed_collection(collections, "amazon", "aws")
+    seed_required_collections(collections)
     tarball = build_collection(tmp_path_factory.mktemp("dist"))
     run(
         [tool("ansible-galaxy"), "collection", "install", "--offline", tarball, "-p", collections],
@@ -91,12 +100,30 @@ def test_requirements_name_the_checkout_and_what_it_uses():
     by_name = {entry["name"]: entry for entry in requirements}
     assert by_name["./"]["type"] == "dir"
     assert "amazon.aws" in by_name
+    assert "community.general" in by_name
     # The execution environment installs the same collections, this one from its tarball.
     ee = yaml.safe_load((ROOT / "execution-environment.yml").read_text())["dependencies"]["galaxy"]["collections"]
     others = {entry["name"]: entry.get("version") for entry in ee if entry.get("type") != "file"}
     assert others == {name: entry.get("version") for name, entry in by_name.items() if entry.get("type") != "dir"}
     (own,) = [entry["name"] for entry in ee if entry.get("type") == "file"]
     assert own.endswith(f"/hyperbun-canary-{galaxy_version()}.tar.gz")
+
+
+# A module, lookup or import of another collection: `community.general.mail:` as a task's key, or
+# `ansible_collections.amazon.aws.` in Python.
+OTHER_COLLECTION = re.compile(
+    r"^\s*(?:-\s+)?([a-z0-9_]+\.[a-z0-9_]+)\.[a-z0-9_]+:\s*$" r"|ansible_collections\.([a-z0-9_]+\.[a-z0-9_]+)\.", re.M
+)
+
+
+def test_requirements_name_every_collection_the_roles_playbooks_and_plugins_use():
+    # The demo's own playbooks (playbooks/demo) start containers on a developer's machine; AWX never runs them.
+    files = [path for top in ("roles", "playbooks", "plugins") for path in (ROOT / top).rglob("*")
+             if path.suffix in (".yml", ".py") and "demo" not in path.relative_to(ROOT).parts[:2]]
+    used = {match.group(1) or match.group(2) for path in files for match in OTHER_COLLECTION.finditer(path.read_text())}
+    used -= {"ansible.builtin", "hyperbun.canary"}
+    assert used, "the scan found no collection at all: it no longer reads the files"
+    assert used <= {".".join(pair) for pair in required_collections()}
 
 
 def _uses_statically(playbook):

@@ -18,7 +18,7 @@ import sys
 
 import pytest
 import yaml
-from awx_support import ROOT, build_collection, clean_env, galaxy_version, run, seed_collection, tool
+from awx_support import ROOT, build_collection, clean_env, galaxy_version, run, seed_required_collections, tool
 
 # What only the checkout's developers use: none of it may reach an execution environment.
 DEVELOPMENT_PACKAGES = {
@@ -84,7 +84,7 @@ def galaxy_stage(context, tmp_path_factory):
     """The collections the image's galaxy stage installs, run from the context's _build directory."""
     context_dir = context[0]
     collections = tmp_path_factory.mktemp("ee-collections")
-    seed_collection(collections, "amazon", "aws")
+    seed_required_collections(collections)
     run(
         [tool("ansible-galaxy"), "collection", "install", "--offline", "-r", "requirements.yml", "-p", collections],
         cwd=context_dir / "_build",
