@@ -3,6 +3,7 @@
 import os
 import pathlib
 import subprocess
+import time
 
 import pytest
 
@@ -39,15 +40,22 @@ def test_molecule_scenario(scenario):
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log = LOG_DIR / f"molecule-{scenario}.log"
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", PY_COLORS="0")
-    with log.open("w") as out:
-        result = subprocess.run(
+    # Each line of the log starts with the time it came, so that a slow phase or task shows.
+    with (
+        log.open("w") as out,
+        subprocess.Popen(
             ["molecule", "test", "--scenario-name", scenario],
             cwd=ROOT,
             env=env,
-            stdout=out,
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            check=False,
-        )
-    if result.returncode != 0:
+            text=True,
+            errors="replace",
+        ) as molecule,
+    ):
+        for line in molecule.stdout:
+            out.write(f"{time.strftime('%H:%M:%S')} {line}")
+            out.flush()
+    if molecule.returncode != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-80:])
-        pytest.fail(f"molecule test -s {scenario} exited {result.returncode}; last lines of {log}:\n{tail}")
+        pytest.fail(f"molecule test -s {scenario} exited {molecule.returncode}; last lines of {log}:\n{tail}")
