@@ -111,9 +111,9 @@ def test_requirements_name_the_checkout_and_what_it_uses():
 
 # A module, lookup or import of another collection: `community.general.mail:` as a task's key, or
 # `ansible_collections.amazon.aws.` in Python.
-OTHER_COLLECTION = re.compile(
-    r"^\s*(?:-\s+)?([a-z0-9_]+\.[a-z0-9_]+)\.[a-z0-9_]+:\s*$" r"|ansible_collections\.([a-z0-9_]+\.[a-z0-9_]+)\.", re.M
-)
+TASK_KEY = r"^\s*(?:-\s+)?([a-z0-9_]+\.[a-z0-9_]+)\.[a-z0-9_]+:\s*$"
+PYTHON_IMPORT = r"ansible_collections\.([a-z0-9_]+\.[a-z0-9_]+)\."
+OTHER_COLLECTION = re.compile(f"{TASK_KEY}|{PYTHON_IMPORT}", re.M)
 
 
 def test_requirements_name_every_collection_the_roles_playbooks_and_plugins_use():
