@@ -9,34 +9,24 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LOG_DIR = ROOT / "build" / "logs"
-# The test command runs pytest with three workers (`-n 3 --dist loadgroup --no-loadscope-reorder`).
-# Each line below is one xdist group, so one worker's queue, run in its order: the two longest
-# scenarios, cycle and default, have a worker each, and the three short ones share the third, which
-# then takes the unit tests (xdist hands a worker more only when it has at most two tests left, so a
-# group of three is not joined by unit tests until it is nearly done). A scenario mostly waits on its
-# windows and playbook runs, so three side by side use the two cores well. Each has its own
-# containers, network and published ports. The grouping changes only how long the run takes; a
-# scenario not named here gets a group of its own, after these.
+# The test command runs pytest with three workers (`-n 3 --dist loadgroup --no-loadscope-reorder`):
+# xdist hands the tests out in this file's order, two to each worker at the start (the first three,
+# then the next three, quick ones, behind them), then one to whichever worker has at most two left.
+# Each line below is one test, its scenarios run one after the other on one worker: the two longest,
+# cycle and default, have a worker each; the short ones share the third, which then takes the unit
+# tests. (Scenarios marked with one xdist_group did not stay together on one worker.) A scenario
+# mostly waits on its windows and playbook runs, so three side by side use the two cores well. Each
+# has its own containers, network and published ports. The grouping changes only how long the run
+# takes; a scenario not named here runs in a test of its own, after these.
 QUEUES = [["cycle"], ["default"], ["traffic", "metrics", "preflight"]]
-
-
-def _queue_of(name):
-    return next((queue for queue in QUEUES if name in queue), [name])
-
-
-def _run_order(name):
-    order = [scenario for queue in QUEUES for scenario in queue]
-    return order.index(name) if name in order else len(order)
-
-
 NAMES = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))
-SCENARIOS = [
-    pytest.param(name, marks=pytest.mark.xdist_group(_queue_of(name)[0])) for name in sorted(NAMES, key=_run_order)
+RUNS = [queue for queue in QUEUES if set(queue) <= set(NAMES)] + [
+    [name] for name in NAMES if not any(name in queue for queue in QUEUES)
 ]
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
-def test_molecule_scenario(scenario):
+def _molecule_test(scenario):
+    """molecule test of one scenario, its output in build/logs; the failure's message, or None."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log = LOG_DIR / f"molecule-{scenario}.log"
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", PY_COLORS="0")
@@ -56,6 +46,19 @@ def test_molecule_scenario(scenario):
         for line in molecule.stdout:
             out.write(f"{time.strftime('%H:%M:%S')} {line}")
             out.flush()
-    if molecule.returncode != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-80:])
-        pytest.fail(f"molecule test -s {scenario} exited {molecule.returncode}; last lines of {log}:\n{tail}")
+    if molecule.returncode == 0:
+        return None
+    tail = "\n".join(log.read_text(errors="replace").splitlines()[-80:])
+    return f"molecule test -s {scenario} exited {molecule.returncode}; last lines of {log}:\n{tail}"
+
+
+@pytest.mark.parametrize("scenarios", RUNS, ids="+".join)
+def test_molecule_scenarios(scenarios):
+    # Each scenario of the queue runs whatever became of the one before.
+    failures = [failure for failure in map(_molecule_test, scenarios) if failure]
+    if failures:
+        pytest.fail("\n\n".join(failures))
+
+
+def test_every_scenario_is_run():
+    assert sorted(name for queue in RUNS for name in queue) == NAMES
