@@ -8,6 +8,7 @@ reads the rule's forward action back through the API.
 As a program, for the Molecule scenarios (credentials from the usual AWS environment variables):
     alb_moto.py build ENDPOINT NAME          prints the ARNs and the region as JSON
     alb_moto.py weights ENDPOINT ARNS_JSON   prints {"production": w, "canary": w} of the rule
+    alb_moto.py state ENDPOINT ARNS_JSON     prints the listener's default actions and rules, and both groups' targets
 """
 
 from __future__ import annotations
@@ -71,8 +72,21 @@ class Alb:
         return {"production": by_arn.get(self.production, 0), "canary": by_arn.get(self.canary, 0)}
 
     def canary_targets(self):
-        found = self.elbv2.describe_target_health(TargetGroupArn=self.canary)["TargetHealthDescriptions"]
+        return self.targets(self.canary)
+
+    def targets(self, group):
+        found = self.elbv2.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
         return sorted(f"{item['Target']['Id']}:{item['Target']['Port']}" for item in found)
+
+    def state(self):
+        """What the traffic role could change, as the API describes it: the listener's default actions, its rules,
+        and the targets of both groups."""
+        listener = self.elbv2.describe_listeners(ListenerArns=[self.listener])["Listeners"][0]
+        rules = self.elbv2.describe_rules(ListenerArn=self.listener)["Rules"]
+        return {"default_actions": listener["DefaultActions"],
+                "rules": [{key: rule.get(key) for key in ("RuleArn", "Priority", "Conditions", "Actions")}
+                          for rule in rules],
+                "targets": {"production": self.targets(self.production), "canary": self.targets(self.canary)}}
 
 
 def main(argv):
@@ -81,6 +95,8 @@ def main(argv):
     elif len(argv) == 3 and argv[0] == "weights":
         alb = Alb(argv[1], arns=json.loads(argv[2]))
         print(json.dumps(dict(alb.weights(), canary_targets=alb.canary_targets())))
+    elif len(argv) == 3 and argv[0] == "state":
+        print(json.dumps(Alb(argv[1], arns=json.loads(argv[2])).state()))
     else:
         sys.exit(__doc__)
 
