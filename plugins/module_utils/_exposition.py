@@ -773,6 +773,8 @@ class Snapshot:
         for name in families or ():
             self.types.setdefault(name, "unknown")
         self.source = source
+        # The sources of the targets a merged snapshot is made of (merge()); None for one scrape.
+        self.target_sources = None
 
     @property
     def families(self):
@@ -841,7 +843,23 @@ class Snapshot:
                     tagged = dict(labels)
                     tagged["__target__"] = str(index)
                     bucket.append((tagged, value))
+        merged.target_sources = [snapshot.source or f"target {index + 1}" for index, snapshot in enumerate(snapshots)]
         return merged
+
+    def per_target(self):
+        """The snapshot of each target a merged snapshot is made of, in order; [self] for one scrape."""
+        if not self.target_sources:
+            return [self]
+        return [
+            Snapshot(
+                {name: [({k: v for k, v in labels.items() if k != "__target__"}, value)
+                        for labels, value in series if labels.get("__target__") == str(index)]
+                 for name, series in self.samples.items()},
+                source=source,
+                types=self.types,
+            )
+            for index, source in enumerate(self.target_sources)
+        ]
 
 
 def _family_candidates(sample_name):

@@ -167,8 +167,8 @@ def gauge_value(snapshot, selector, aggregate, purpose, non_negative=False):
     if aggregate == "single" and len(series) > 1:
         shown = ", ".join(series_text(selector.name, labels) for labels, value in series[:5])
         more = ", ..." if len(series) > 5 else ""
-        raise SourceError(f"{selector} matched {len(series)} series where one was expected ({shown}{more}): "
-                          "narrow the selector or set aggregate")
+        raise SourceError(f"{selector} matched {len(series)} series where one was expected ({shown}{more}) "
+                          f"in {_where(snapshot)}: narrow the selector or set aggregate")
     values = []
     for labels, value in series:
         text = series_text(selector.name, labels)
@@ -621,8 +621,14 @@ class _GaugeKind(Kind):
         return _joined(self.numerator) + (" / " + _joined(self.denominator) if self.denominator else "")
 
     def read_value(self, snapshot):
-        return gauge_ratio(snapshot, self.numerator, self.denominator, self.aggregate,
-                           f"the criterion {self.criterion.name}", self.share)
+        purpose = f"the criterion {self.criterion.name}"
+        if self.aggregate != "single":
+            return gauge_ratio(snapshot, self.numerator, self.denominator, self.aggregate, purpose, self.share)
+        # Several targets (production on every app host): one series each, each host judged on its
+        # own numbers, and the worst of them counts (memory over each host's own limit).
+        values = [gauge_ratio(target, self.numerator, self.denominator, "single", purpose, self.share)
+                  for target in snapshot.per_target()]
+        return min(values) if self.criterion.comparison in ("<", "<=") else max(values)
 
 
 @register

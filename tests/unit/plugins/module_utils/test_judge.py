@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from ansible_collections.hyperbun.canary.plugins.module_utils._criteria import build_criteria
 from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import (
+    Snapshot,
     SourceError,
     parse_exposition,
 )
@@ -157,6 +158,30 @@ def test_several_series_where_one_was_expected_is_an_error():
     result = by_name(ev.observe(0, parse_exposition(exposition(**GOOD_1) + extra, "text/plain")))["memory_usage"]
     assert result.outcome == "error"
     assert "matched 2 series where one was expected" in result.message
+
+
+def _hosts(*memory_and_limit, extra=""):
+    """Production on several app hosts, as the watch merges their scrapes: one target each."""
+    return Snapshot.merge([
+        parse_exposition(exposition(**dict(GOOD_1, memory=memory, limit=limit)) + (extra if index == 0 else ""),
+                         "text/plain", source=f"http://app{index + 1}:3000/metrics")
+        for index, (memory, limit) in enumerate(memory_and_limit)
+    ])
+
+
+def test_several_hosts_are_each_judged_on_their_own_limit_and_the_worst_counts():
+    # 900 of 1000 is 90 %: over 80 %, although the largest use over the largest limit would be 45 %.
+    result = by_name(evaluator().observe(0, _hosts((400, 1000), (900, 1000), (300, 2000))))["memory_usage"]
+    assert (result.outcome, result.value) == ("fail", 90.0)
+    healthy = by_name(evaluator().observe(0, _hosts((400, 1000), (500, 1000), (300, 2000))))["memory_usage"]
+    assert (healthy.outcome, healthy.value) == ("pass", 50.0)
+
+
+def test_several_series_on_one_of_several_hosts_is_still_an_error_naming_that_host():
+    extra = 'memory_usage_bytes{pool="old"} 5\n'
+    result = by_name(evaluator().observe(0, _hosts((400, 1000), (500, 1000), extra=extra)))["memory_usage"]
+    assert result.outcome == "error"
+    assert "matched 2 series where one was expected" in result.message and "app1" in result.message
 
 
 @pytest.mark.parametrize("memory, outcome, words", [("NaN", "no_data", "is NaN"), ("+Inf", "error", "+Inf")])
