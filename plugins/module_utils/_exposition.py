@@ -775,6 +775,7 @@ class Snapshot:
         self.source = source
         # The sources of the targets a merged snapshot is made of (merge()); None for one scrape.
         self.target_sources = None
+        self._per_target = None
 
     @property
     def families(self):
@@ -850,6 +851,12 @@ class Snapshot:
         """The snapshot of each target a merged snapshot is made of, in order; [self] for one scrape."""
         if not self.target_sources:
             return [self]
+        # Built once: every gauge criterion of a sample reads it.
+        if self._per_target is None:
+            self._per_target = self._split_targets()
+        return self._per_target
+
+    def _split_targets(self):
         return [
             Snapshot(
                 {name: [({k: v for k, v in labels.items() if k != "__target__"}, value)
