@@ -1,6 +1,9 @@
 """Bounded load for the metrics scenario: GETs to the API of the given base URLs on 127.0.0.1 only.
 
-usage: load.py SECONDS MAX_REQUESTS URL [URL ...]
+usage: load.py [--pause-ms MS] SECONDS MAX_REQUESTS URL [URL ...]
+
+Eight threads send requests one after the other; with --pause-ms each waits MS milliseconds after each
+answer, a steady load (as the demo's wrk script) rather than as many requests as the machine can answer.
 """
 
 import sys
@@ -14,7 +17,11 @@ PATHS = ("/api/query?q=btc", "/api/graph", "/api/markets", "/api/query?q=eth")
 
 
 def main():
-    seconds, limit, urls = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+    args = sys.argv[1:]
+    pause = 0.0
+    if args[:1] == ["--pause-ms"]:
+        pause, args = float(args[1]) / 1000, args[2:]
+    seconds, limit, urls = float(args[0]), int(args[1]), args[2:]
     for url in urls:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "localhost"):
@@ -37,6 +44,7 @@ def main():
             except (urllib.error.URLError, OSError):
                 # An instance not (yet) listening refuses at once: no spinning on it.
                 time.sleep(0.1)
+            time.sleep(pause)
             n += 1
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
