@@ -308,7 +308,7 @@ class ActionModule(ActionBase):
             window_over=over,
             resumed=resumed,
             stopped_early=decision is not None,
-            breach_at=utc(evaluator.last_at) if decision is not None else None,
+            breach_at=utc(evaluator.last_at, "milliseconds") if decision is not None else None,
             dry_run=args["dry_run"],
         )
         if decision is None and not over:

@@ -16,6 +16,10 @@ What happened is written to fired.json in the directory: when the lease fired, a
 balancer did at the last attempt (systemd tries again while one is not drained); the next playbook
 reports it, records the rollback and writes the incident report. Exits 1 when a load balancer could
 not be drained.
+
+`lease_drain.py <lease directory> --now` is the rollback's isolation: the same drain, at once, before
+anything else of the rollback; it prints what each load balancer did and writes no fired.json (the
+lease did not fire: the rollback says why it drained).
 """
 
 import datetime
@@ -96,8 +100,8 @@ def drain_nginx(conf):
 DRIVERS = {"nginx": drain_nginx, "haproxy": drain_haproxy}
 
 
-def main(argv):
-    lease_dir, seconds = pathlib.Path(argv[1]), int(float(argv[2]))
+def drain_all(lease_dir):
+    """Drain every load balancer the lease's directory prepared; returns what each did, and whether one failed."""
     results, failed = {}, False
     for path in sorted(lease_dir.glob("drain-*.json")):
         lb_type = path.stem[len("drain-"):]
@@ -107,6 +111,15 @@ def main(argv):
             failed = True
             results[lb_type] = f"not drained: {type(exc).__name__}: {exc}"
         print(f"{lb_type}: {results[lb_type]}", flush=True)
+    return results, failed
+
+
+def main(argv):
+    lease_dir = pathlib.Path(argv[1])
+    if argv[2] == "--now":
+        return 1 if drain_all(lease_dir)[1] else 0
+    seconds = int(float(argv[2]))
+    results, failed = drain_all(lease_dir)
     fired = lease_dir / "fired.json"
     record = json.loads(fired.read_text()) if fired.exists() else {
         "drained_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

@@ -417,3 +417,39 @@ def test_script_exits_1_when_a_load_balancer_is_not_drained(lease_dir, sock_dir)
     assert run.returncode == 1
     assert run.stdout.startswith("haproxy: not drained: ")
     assert fired(lease_dir)["failed"] is True
+
+
+# --- the rollback's isolation --------------------------------------------------------------------------------
+
+
+def test_isolation_drains_every_load_balancer_at_once_and_records_no_firing(lease_dir, tmp_path, haproxy, nginx_files,
+                                                                         fake_bin):
+    server = haproxy()
+    state_file = tmp_path / "server-state"
+    haproxy_conf(lease_dir, server.path, state_file)
+    fake_bin("nginx")
+    fake_bin("systemctl")
+
+    run = subprocess.run([sys.executable, str(SCRIPT), str(lease_dir), "--now"], capture_output=True, text=True,
+                         timeout=60, check=False)
+
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "haproxy: drained: servers canary1, canary2 of backend app at weight 0",
+        f"nginx: drained: production-only upstream {nginx_files} in force",
+    ]
+    assert server.received == ["set weight app/canary1 0; set weight app/canary2 0", "show servers state"]
+    assert nginx_files.read_text() == DRAINED_UPSTREAM
+    # The lease did not fire: a renewal after the isolation is not told that it drained the canary.
+    assert not (lease_dir / "fired.json").exists()
+
+
+def test_isolation_exits_1_naming_the_load_balancer_not_drained(lease_dir, sock_dir):
+    haproxy_conf(lease_dir, sock_dir / "absent.sock", None)
+
+    run = subprocess.run([sys.executable, str(SCRIPT), str(lease_dir), "--now"], capture_output=True, text=True,
+                         timeout=60, check=False)
+
+    assert run.returncode == 1
+    assert run.stdout.startswith("haproxy: not drained: ")
+    assert not (lease_dir / "fired.json").exists()
