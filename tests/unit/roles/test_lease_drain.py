@@ -422,8 +422,8 @@ def test_script_exits_1_when_a_load_balancer_is_not_drained(lease_dir, sock_dir)
 # --- the rollback's isolation --------------------------------------------------------------------------------
 
 
-def test_isolation_drains_every_load_balancer_at_once_and_records_no_firing(lease_dir, tmp_path, haproxy, nginx_files,
-                                                                         fake_bin):
+def test_isolation_drains_every_load_balancer_at_once_and_records_no_firing(
+        lease_dir, tmp_path, haproxy, nginx_files, fake_bin):
     server = haproxy()
     state_file = tmp_path / "server-state"
     haproxy_conf(lease_dir, server.path, state_file)
