@@ -385,15 +385,21 @@ def test_fired_json_attempts_count_up_and_keep_the_first_drain(drain, lease_dir,
 # --- the script as systemd runs it ---------------------------------------------------------------------------
 
 
-def test_script_run_as_the_service_does(lease_dir, tmp_path, haproxy, nginx_files, fake_bin):
+def run_script(lease_dir, mode):
+    """lease_drain.py as its callers run it: "<seconds>" as the lease's service, "--now" as the rollback's isolation."""
+    return subprocess.run([sys.executable, str(SCRIPT), str(lease_dir), mode], capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+def drain_both(lease_dir, tmp_path, haproxy, nginx_files, fake_bin, mode):
+    """Both load balancers prepared and drained by the script run in `mode`; checks what each was told."""
     server = haproxy()
     state_file = tmp_path / "server-state"
     haproxy_conf(lease_dir, server.path, state_file)
     fake_bin("nginx")
     fake_bin("systemctl")
 
-    run = subprocess.run([sys.executable, str(SCRIPT), str(lease_dir), "300"], capture_output=True, text=True,
-                         timeout=60, check=False)
+    run = run_script(lease_dir, mode)
 
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == [
@@ -403,6 +409,11 @@ def test_script_run_as_the_service_does(lease_dir, tmp_path, haproxy, nginx_file
     assert server.received == ["set weight app/canary1 0; set weight app/canary2 0", "show servers state"]
     assert state_file.read_text() == STATE_AFTER
     assert nginx_files.read_text() == DRAINED_UPSTREAM
+
+
+def test_script_run_as_the_service_does(lease_dir, tmp_path, haproxy, nginx_files, fake_bin):
+    drain_both(lease_dir, tmp_path, haproxy, nginx_files, fake_bin, "300")
+
     record = fired(lease_dir)
     assert record["attempts"] == 1
     assert record["reason"].startswith("unwatched for 300 s: ")
@@ -411,8 +422,7 @@ def test_script_run_as_the_service_does(lease_dir, tmp_path, haproxy, nginx_file
 def test_script_exits_1_when_a_load_balancer_is_not_drained(lease_dir, sock_dir):
     haproxy_conf(lease_dir, sock_dir / "absent.sock", None)
 
-    run = subprocess.run([sys.executable, str(SCRIPT), str(lease_dir), "300"], capture_output=True, text=True,
-                         timeout=60, check=False)
+    run = run_script(lease_dir, "300")
 
     assert run.returncode == 1
     assert run.stdout.startswith("haproxy: not drained: ")
@@ -424,22 +434,8 @@ def test_script_exits_1_when_a_load_balancer_is_not_drained(lease_dir, sock_dir)
 
 def test_isolation_drains_every_load_balancer_at_once_and_records_no_firing(
         lease_dir, tmp_path, haproxy, nginx_files, fake_bin):
-    server = haproxy()
-    state_file = tmp_path / "server-state"
-    haproxy_conf(lease_dir, server.path, state_file)
-    fake_bin("nginx")
-    fake_bin("systemctl")
+    drain_both(lease_dir, tmp_path, haproxy, nginx_files, fake_bin, "--now")
 
-    run = subprocess.run([sys.executable, str(SCRIPT), str(lease_dir), "--now"], capture_output=True, text=True,
-                         timeout=60, check=False)
-
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.splitlines() == [
-        "haproxy: drained: servers canary1, canary2 of backend app at weight 0",
-        f"nginx: drained: production-only upstream {nginx_files} in force",
-    ]
-    assert server.received == ["set weight app/canary1 0; set weight app/canary2 0", "show servers state"]
-    assert nginx_files.read_text() == DRAINED_UPSTREAM
     # The lease did not fire: a renewal after the isolation is not told that it drained the canary.
     assert not (lease_dir / "fired.json").exists()
 
@@ -447,8 +443,7 @@ def test_isolation_drains_every_load_balancer_at_once_and_records_no_firing(
 def test_isolation_exits_1_naming_the_load_balancer_not_drained(lease_dir, sock_dir):
     haproxy_conf(lease_dir, sock_dir / "absent.sock", None)
 
-    run = subprocess.run([sys.executable, str(SCRIPT), str(lease_dir), "--now"], capture_output=True, text=True,
-                         timeout=60, check=False)
+    run = run_script(lease_dir, "--now")
 
     assert run.returncode == 1
     assert run.stdout.startswith("haproxy: not drained: ")
