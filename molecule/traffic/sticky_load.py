@@ -7,10 +7,11 @@ reload closes no connection a request is about to use), and is answered by an in
 X-Instance; CANARY is the canary's. The phase is the first line of CONTROL_DIR/phase, which the scenario
 writes: `moving` while the share changes, a label while it holds, `stop` to end (20 minutes after the start
 at the latest). An answer counts for a phase only when the phase was the same when the request left and when
-its answer came. Once every key has been
-answered twice in the phase, CONTROL_DIR/<label>.done appears. At `stop`, CONTROL_DIR/result.json holds the
-figures: requests, non-2xx answers and socket errors over the whole run, and per phase the keys seen, the
-keys that got both versions and the keys on the canary.
+its answer came. Once every key has been answered twice in the phase, CONTROL_DIR/<label>.done
+appears, and the load slows to a trickle (IDLE_PAUSE) until the next phase, as it runs while the share
+moves. At `stop`, CONTROL_DIR/result.json holds the figures: requests, non-2xx answers and socket
+errors over the whole run, and per phase the keys seen, the keys that got both versions and the keys
+on the canary.
 
 A small threaded client rather than wrk: each answer must be counted against the key it was sent for and
 the phase it was sent in, which wrk's response() callback cannot tell (it does not say which request or
@@ -30,9 +31,14 @@ port, keys, cookie, canary, control = (
 threads = int(sys.argv[6]) if len(sys.argv) > 6 else 8
 phase_file = control / "phase"
 LIFETIME = 1200
+# Between phases (the share moving, a reload, a phase already complete) each thread waits this long
+# after each answer: requests stay in flight through every change, and the roles and load balancers
+# under test keep the machine's cores, which a load at full speed took (a move took 35 s instead of 8).
+IDLE_PAUSE = 0.2
 
 lock = threading.Lock()
 phase = "moving"
+idle = True
 totals = {"requests": 0, "non_2xx": 0, "socket_errors": 0}
 # versions[label][key]: the versions (canary, production) a key got in a phase; answers[label][key]: how many
 versions = defaultdict(lambda: defaultdict(set))
@@ -74,10 +80,12 @@ def worker(first):
                 versions[before][key].add("canary" if instance == canary else "production")
                 answers[before][key] += 1
         key = (key + threads) % keys
+        if idle:
+            time.sleep(IDLE_PAUSE)
 
 
 def main():
-    global phase
+    global phase, idle
     control.mkdir(parents=True, exist_ok=True)
     pool = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(threads)]
     for thread in pool:
@@ -89,6 +97,7 @@ def main():
         phase = "stop" if time.monotonic() - started > LIFETIME else read_phase()
         if phase == "stop":
             break
+        idle = phase == "moving" or phase in done
         if phase != "moving" and phase not in done:
             with lock:
                 seen = answers[phase]
