@@ -287,7 +287,9 @@ class ActionModule(ActionBase):
             taken += 1
             display.display(format_progress(label, utc(now)[11:19], format_left(deadline - now), results,
                                             evaluator.decision or "watching"))
-            if args["state_app"]:
+            # A breach is not recorded here: the isolation comes first (the rollback records the
+            # verdict), and a run that died before it takes this sample again from the one before.
+            if args["state_app"] and evaluator.decision is None:
                 changed = self._keep_state(args, task_vars, host, {
                     "label": label,
                     "window_started_at": utc(started, "microseconds"),

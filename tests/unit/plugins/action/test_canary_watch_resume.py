@@ -341,3 +341,16 @@ def test_without_state_the_host_is_not_contacted(tmp_path, server):
     result, output, _code = run(tmp_path, tasks)
     assert result["verdict"] == "pass" and result["changed"] is False and result["samples"] == 2, output
     assert result["resumed"] is False and result["window_over"] is True
+
+
+def test_a_breach_ends_the_watch_before_it_is_written_down(tmp_path, server):
+    """The isolation comes first: the breach's sample goes to the rollback, not to the canary's state, whose
+    last sample stays the one before (a run that died in between would take it again)."""
+    serve_counters(server, "/metrics")
+    facts = tmp_path / "facts"
+    criteria = dict(CRITERIA, queue_depth=dict(CRITERIA["queue_depth"], threshold=2))
+    result, output, _code = watch(tmp_path, **settings(server, window=30, criteria=criteria, **keep_state(facts)))
+    assert result["failed"] and result["stopped_early"] and result["failed_criteria"] == ["queue_depth"], output
+    assert result["samples"] == scrapes(server, "/metrics") == 3
+    kept = state(facts)["watch"]
+    assert kept["samples"] == 2 and at(kept["last_at"]) < at(result["breach_at"])
