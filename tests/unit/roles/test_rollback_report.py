@@ -66,7 +66,13 @@ def test_the_html_page_is_written_beside_the_markdown_report_which_links_it(tmp_
     assert f"| Charts | [{STEM}.html]({STEM}.html):" in markdown
     assert page.count('<figure class="criterion"') == 7 and 'id="breach-marker-0"' in page
     assert 'id="isolation-marker-0"' in page and f'href="{STEM}.md"' in page
-    assert (tmp_path / "kept" / f"{STEM}.html").read_text() == page
+    # Kept on the host that outlasts the job: the report, its page and its evidence, as on the controller,
+    # readable by root and its group only.
+    kept = tmp_path / "kept"
+    for name in (f"{STEM}.md", f"{STEM}.html", f"{STEM}/app1-canary-metrics.txt", f"{STEM}/app1-canary-issues.log"):
+        assert (kept / name).read_bytes() == (incidents / name).read_bytes(), name
+        assert (kept / name).stat().st_mode & 0o777 == 0o640, name
+    assert (kept / STEM).stat().st_mode & 0o777 == 0o750
 
 
 def test_a_page_that_cannot_be_drawn_is_a_warning_and_the_markdown_says_why(tmp_path):
