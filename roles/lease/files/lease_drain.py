@@ -12,10 +12,10 @@ role prepared for each load balancer of this host when the lease was set (drain-
   rewritten from "show servers state", as the traffic role persists a weight; for a sticky canary
   first its map entry set to 0 buckets, at run time and in the map file.
 
-What happened is written to fired.json in the directory: when the lease fired, and what each load
-balancer did at the last attempt (systemd tries again while one is not drained); the next playbook
-reports it, records the rollback and writes the incident report. Exits 1 when a load balancer could
-not be drained.
+What happened is written to fired.json in the directory: when the lease fired (fired_at) and when its
+drain was done (drained_at), and what each load balancer did at the last attempt (systemd tries
+again while one is not drained); the next playbook reports it, records the rollback and writes the
+incident report. Exits 1 when a load balancer could not be drained.
 
 `lease_drain.py <lease directory> --now` is the rollback's isolation: the same drain, at once, before
 anything else of the rollback; it prints what each load balancer did and writes no fired.json (the
@@ -119,9 +119,13 @@ def main(argv):
     if argv[2] == "--now":
         return 1 if drain_all(lease_dir)[1] else 0
     seconds = int(float(argv[2]))
+    # When the timer fired, apart from when the drain was done: on a busy host the drain (nginx -t,
+    # a reload, HAProxy's calls) takes seconds of its own.
+    fired_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     results, failed = drain_all(lease_dir)
     fired = lease_dir / "fired.json"
     record = json.loads(fired.read_text()) if fired.exists() else {
+        "fired_at": fired_at,
         "drained_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "unwatched_after": seconds,
         "reason": f"unwatched for {seconds} s: no judgement pushed the lease back, so it drained the canary",

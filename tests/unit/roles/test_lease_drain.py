@@ -331,12 +331,14 @@ def clock(monkeypatch, drain, *moments):
 
 
 def test_fired_json_records_when_and_why(drain, lease_dir, monkeypatch):
-    clock(monkeypatch, drain, datetime.datetime(2024, 5, 17, 3, 4, 5, 678, tzinfo=datetime.UTC))
+    fired_at = datetime.datetime(2024, 5, 17, 3, 4, 5, 678, tzinfo=datetime.UTC)
+    clock(monkeypatch, drain, fired_at, fired_at + datetime.timedelta(seconds=3))
 
     assert drain.main(["lease_drain.py", str(lease_dir), "900"]) == 0
 
     assert fired(lease_dir) == {
-        "drained_at": "2024-05-17T03:04:05+00:00",
+        "fired_at": "2024-05-17T03:04:05+00:00",
+        "drained_at": "2024-05-17T03:04:08+00:00",
         "unwatched_after": 900,
         "reason": "unwatched for 900 s: no judgement pushed the lease back, so it drained the canary",
         "attempts": 1,
@@ -357,7 +359,7 @@ def test_fired_json_seconds_given_as_a_float(drain, lease_dir):
 
 def test_fired_json_attempts_count_up_and_keep_the_first_drain(drain, lease_dir, nginx_files, fake_bin, monkeypatch):
     first = datetime.datetime(2024, 5, 17, 3, 4, 5, tzinfo=datetime.UTC)
-    clock(monkeypatch, drain, first, first + datetime.timedelta(seconds=5))
+    clock(monkeypatch, drain, first, first + datetime.timedelta(seconds=1), first + datetime.timedelta(seconds=5))
     fake_bin("nginx", rc=1, stderr=NGINX_ERROR)
     fake_bin("systemctl")
 
@@ -373,7 +375,8 @@ def test_fired_json_attempts_count_up_and_keep_the_first_drain(drain, lease_dir,
 
     record = fired(lease_dir)
     assert record["attempts"] == 2
-    assert record["drained_at"] == "2024-05-17T03:04:05+00:00"
+    assert record["fired_at"] == "2024-05-17T03:04:05+00:00"
+    assert record["drained_at"] == "2024-05-17T03:04:06+00:00"
     assert record["unwatched_after"] == 900
     assert record["reason"].startswith("unwatched for 900 s: ")
     assert record["failed"] is False
