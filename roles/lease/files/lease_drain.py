@@ -114,6 +114,10 @@ def drain_all(lease_dir):
     return results, failed
 
 
+def now_text():
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
 def main(argv):
     lease_dir = pathlib.Path(argv[1])
     if argv[2] == "--now":
@@ -121,12 +125,12 @@ def main(argv):
     seconds = int(float(argv[2]))
     # When the timer fired, apart from when the drain was done: on a busy host the drain (nginx -t,
     # a reload, HAProxy's calls) takes seconds of its own.
-    fired_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    fired_at = now_text()
     results, failed = drain_all(lease_dir)
     fired = lease_dir / "fired.json"
     record = json.loads(fired.read_text()) if fired.exists() else {
         "fired_at": fired_at,
-        "drained_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "drained_at": now_text(),
         "unwatched_after": seconds,
         "reason": f"unwatched for {seconds} s: no judgement pushed the lease back, so it drained the canary",
         "attempts": 0,
