@@ -12,13 +12,14 @@ LOG_DIR = ROOT / "build" / "logs"
 # The test command runs pytest with three workers (`-n 3 --dist loadgroup --no-loadscope-reorder`):
 # xdist hands the tests out in this file's order, two to each worker at the start (the first three,
 # then the next three, unit tests, behind them), then one to whichever worker has at most two left.
-# Each line below is one test, its scenarios run one after the other on one worker: the two longest,
-# cycle and default, have a worker each; the short ones share the third, which then takes the unit
-# tests. (Scenarios marked with one xdist_group did not stay together on one worker.) A scenario
-# mostly waits on its windows and playbook runs, so three side by side use the two cores well. Each
-# has its own containers, network and published ports. The grouping changes only how long the run
-# takes; a scenario not named here runs in a test of its own, after these.
-QUEUES = [["cycle"], ["default"], ["traffic", "metrics", "preflight"]]
+# Each line below is one test, its scenarios run one after the other on one worker: the longest,
+# cycle, has a worker of its own; default and then fleet share the second; the short ones share the
+# third, which then takes the unit tests. (Scenarios marked with one xdist_group did not stay
+# together on one worker.) A scenario mostly waits on its windows and playbook runs, so three side
+# by side use the two cores well. Each has its own containers, network and published ports. The
+# grouping changes only how long the run takes; a scenario not named here runs in a test of its own,
+# after these.
+QUEUES = [["cycle"], ["default", "fleet"], ["traffic", "metrics", "preflight"]]
 NAMES = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))
 # Every scenario runs once: a queue's scenarios that exist, then each one no queue names.
 RUNS = [run for run in ([name for name in queue if name in NAMES] for queue in QUEUES) if run] + [

@@ -9,7 +9,9 @@ usage: job_artifacts.py ARTIFACTS_DIR   (private_data_dir/artifacts/<ident>)
 - progress: the canary watch's progress lines, one per sample, each with its event's `created`, the
   time its event file was written (`arrived`) and the difference (`lag`): a line streamed while the
   watch ran arrived within moments of being printed, seconds before the job's end, not with it;
-- failures: the messages of the tasks that failed (not those ignored).
+- failures: the messages of the tasks that failed (not those ignored);
+- hosts_by_play: for each play, the hosts its task results came from, in the order they came, a
+  host named again only after another's: a play run host by host (serial: 1) names each host once.
 """
 
 import datetime
@@ -25,6 +27,17 @@ PROGRESS = re.compile(r"^\[.+\] \d{2}:\d{2}:\d{2} (?:\d+h)?\d+m\d{2}s left\b")
 
 def epoch(created):
     return datetime.datetime.fromisoformat(created).timestamp()
+
+
+def hosts_by_play(events):
+    plays = {}
+    for event in events:
+        data = event.get("event_data", {})
+        if event.get("event", "").startswith("runner_on_") and data.get("host"):
+            hosts = plays.setdefault(data.get("play", ""), [])
+            if not hosts or hosts[-1] != data["host"]:
+                hosts.append(data["host"])
+    return plays
 
 
 def main():
@@ -58,6 +71,7 @@ def main():
             for event in events
             if event.get("event") == "runner_on_failed" and not event["event_data"].get("ignore_errors")
         ],
+        "hosts_by_play": hosts_by_play(events),
     }
     json.dump(summary, sys.stdout)
 
