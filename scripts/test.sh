@@ -38,18 +38,32 @@ mapfile -t containers_before < <(project_containers)
 trap cleanup EXIT
 export PATH=$root/.venv/bin:$PATH
 
-step "lint: yamllint, ansible-lint, ruff, shellcheck, antsibull-docs, antsibull-changelog"
-yamllint --strict .
-ansible-lint --strict -q
-ruff check .
-git ls-files -z '*.sh' .ci/run | xargs -0 shellcheck
-# The plugins' and roles' documentation as the docsite renders it (ansible-doc on the collection),
-# and the changelog fragments.
-antsibull-docs lint-collection-docs --plugin-docs .
-antsibull-changelog lint
+# ansible-test sanity runs its tests one after another, on one core: it runs beside the lint, and
+# its output is shown when both are done.
+sanity_log=$(mktemp)
+scripts/sanity.sh >"$sanity_log" 2>&1 &
+sanity_pid=$!
 
-step "ansible-test sanity"
-scripts/sanity.sh
+step "lint: yamllint, ansible-lint, ruff, shellcheck, antsibull-docs, antsibull-changelog"
+lint_status=0
+# The plugins' and roles' documentation as the docsite renders it (ansible-doc on the collection),
+# and the changelog fragments, last.
+{
+    yamllint --strict . &&
+        ansible-lint --strict -q &&
+        ruff check . &&
+        git ls-files -z '*.sh' .ci/run | xargs -0 shellcheck &&
+        antsibull-docs lint-collection-docs --plugin-docs . &&
+        antsibull-changelog lint
+} || lint_status=$?
+
+step "ansible-test sanity (run beside the lint)"
+sanity_status=0
+wait "$sanity_pid" || sanity_status=$?
+cat "$sanity_log"
+rm -f "$sanity_log"
+[ "$lint_status" -eq 0 ] || exit "$lint_status"
+[ "$sanity_status" -eq 0 ] || exit "$sanity_status"
 
 step "collection build and offline install"
 build_dir=$(mktemp -d /var/tmp/hyperbun-build.XXXXXX)
