@@ -50,8 +50,24 @@ def _molecule_test(scenario):
             out.flush()
     if molecule.returncode == 0:
         return None
-    tail = "\n".join(log.read_text(errors="replace").splitlines()[-80:])
-    return f"molecule test -s {scenario} exited {molecule.returncode}; last lines of {log}:\n{tail}"
+    lines = log.read_text(errors="replace").splitlines()
+    tail = "\n".join(lines[-60:])
+    failed = _failed_task(lines)
+    return (
+        f"molecule test -s {scenario} exited {molecule.returncode}; the failed task in {log}:\n{failed}\n\n"
+        f"its last lines:\n{tail}"
+    )
+
+
+def _failed_task(lines):
+    """The last failure Ansible printed that was not ignored, with the lines after it (its message,
+    further up the log than the clean-up's last lines)."""
+    for index in range(len(lines) - 1, -1, -1):
+        if ("fatal: [" in lines[index] or "failed: [" in lines[index]) and not any(
+            "...ignoring" in line for line in lines[index : index + 40]
+        ):
+            return "\n".join(lines[max(index - 2, 0) : index + 40])
+    return "(none printed)"
 
 
 @pytest.mark.parametrize("scenarios", RUNS, ids="+".join)
