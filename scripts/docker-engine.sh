@@ -16,7 +16,9 @@ start() {
     fi
     mkdir -p "$state_dir"
     echo "docker-engine: starting dockerd (log: $state_dir/dockerd.log)"
-    setsid nohup dockerd >"$state_dir/dockerd.log" 2>&1 </dev/null &
+    # Published ports go through the kernel's NAT rather than a docker-proxy process per port and
+    # connection: the same ports on 127.0.0.1, for less CPU under the tests' steady load.
+    setsid nohup dockerd --userland-proxy=false >"$state_dir/dockerd.log" 2>&1 </dev/null &
     echo $! >"$pidfile"
     for _ in $(seq 1 60); do
         if docker info >/dev/null 2>&1; then
