@@ -2,15 +2,21 @@
 # Turns a Debian 12 root file system into a test host that boots systemd as PID 1 in a container.
 set -eu
 packages="systemd systemd-sysv dbus python3 python3-apt iproute2 procps sudo ca-certificates curl"
-missing=""
-for p in $packages; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-    apt-get update -qq
-    # shellcheck disable=SC2086 # $missing is a list of package names
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
-fi
+# What the roles install on every scenario's hosts (hyperbun.canary.demo_lb on a load balancer, the
+# demo release's release_packages on an application host), so that each converge does not download
+# and unpack them again. The roles still install them (apt finds them there), and start what they use.
+preinstalled="nginx haproxy prometheus python3-prometheus-client python3-yaml"
+preinstalled_units="nginx.service haproxy.service prometheus.service"
+# Nothing starts while the image is built.
+printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+chmod 755 /usr/sbin/policy-rc.d
+apt-get update -qq
+# shellcheck disable=SC2086 # lists of package names
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $packages $preinstalled
+rm -f /usr/sbin/policy-rc.d
+# A host starts only what its role starts: no nginx, HAProxy or Prometheus in every container.
+# shellcheck disable=SC2086 # a list of unit names
+systemctl disable $preinstalled_units
 # Timers grab the dpkg lock in the middle of a test; consoles and udev have nothing to do here.
 for unit in apt-daily.timer apt-daily-upgrade.timer getty.target console-getty.service \
         systemd-udevd.service systemd-udevd-control.socket systemd-udevd-kernel.socket \
@@ -19,7 +25,6 @@ for unit in apt-daily.timer apt-daily-upgrade.timer getty.target console-getty.s
 done
 : >/etc/machine-id
 rm -f /var/lib/dbus/machine-id
+# The package lists stay, as fresh as the image: a role's update_cache with cache_valid_time skips
+# the update while they are younger than that, and updates them as on any host once they are older.
 apt-get clean
-rm -rf /var/lib/apt/lists/*
-# An empty package list must look stale, or apt's cache_valid_time would skip the first update.
-touch -d 2000-01-01 /var/lib/apt/lists
