@@ -1,9 +1,10 @@
 """What one Ansible task costs in CPU on a test host, and where that CPU goes.
 
 The test command is bound by its CPU (bench_test_cpu.py), and most of that CPU is Ansible's own
-cost per task, whatever the task does. This starts one test host (the image every scenario uses,
-hyperbun-testhost:bookworm, with systemd as PID 1), runs ansible-playbook against it through the
-Docker connection with pipelining, as the scenarios do, and prints the CPU per task of:
+cost per task, whatever the task does. This starts one test host as every scenario defines it
+(molecule/shared/vars/testhost.yml: the test host image, with systemd as PID 1), runs
+ansible-playbook against it through the Docker connection with pipelining, as the scenarios do, and
+prints the CPU per task of:
 
 - a module run on the host (`ansible.builtin.command: "true"`, as separate tasks);
 - a task that runs no module (`ansible.builtin.set_fact`), the controller's cost alone;
@@ -30,19 +31,32 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_test_cpu import containers, machine  # pylint: disable=wrong-import-position
 
 ROOT = Path(__file__).resolve().parent.parent
-IMAGE = "hyperbun-testhost:bookworm"
 HOST = "hyperbun-bench-task-cost"
 ENV = dict(os.environ, PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}", ANSIBLE_PIPELINING="true",
            ANSIBLE_PYTHON_INTERPRETER="/usr/bin/python3", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.null")
-# What systemd as PID 1 needs without --privileged, as molecule/shared/vars/testhost.yml gives it.
-RUN = ["docker", "run", "-d", "--name", HOST, "--label", "org.hyperbun.project=canary",
-       "--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined", "--cgroupns", "host",
-       "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
-       "-e", "container=docker", IMAGE, "/lib/systemd/systemd"]
+
+
+def docker_run():
+    """`docker run` of one test host, from its one definition (molecule/shared/vars/testhost.yml)."""
+    with open(ROOT / "molecule" / "shared" / "vars" / "testhost.yml", encoding="utf-8") as source:
+        host = yaml.safe_load(source)["testhost"]
+    command = ["docker", "run", "-d", "--name", HOST, "--cgroupns", host["cgroupns_mode"],
+               "--log-driver", host["log_driver"]]
+    command += ["--privileged"] if host["privileged"] else []
+    command += ["--init"] if host["init"] else []
+    for flag, values in (("--cap-add", host["capabilities"]), ("--security-opt", host["security_opts"]),
+                         ("-v", host["volumes"]), ("--tmpfs", host["tmpfs"]),
+                         ("-e", [f"{k}={v}" for k, v in host["env"].items()]),
+                         ("--label", [f"{k}={v}" for k, v in host["labels"].items()])):
+        for value in values:
+            command += [flag, value]
+    return [*command, host["image"], host["command"]]
 
 
 def playbook(directory, action, tasks):
@@ -86,7 +100,7 @@ def main():
     args = parser.parse_args()
 
     subprocess.run(["docker", "rm", "-f", HOST], check=False, capture_output=True)
-    container_id = subprocess.run(RUN, check=True, capture_output=True, text=True).stdout.strip()
+    container_id = subprocess.run(docker_run(), check=True, capture_output=True, text=True).stdout.strip()
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
