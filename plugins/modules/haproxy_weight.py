@@ -10,7 +10,8 @@ short_description: Set HAProxy server weights through the runtime API, persisted
 version_added: 0.1.0
 description:
   - Sets the weight of servers of one HAProxy backend through the admin socket (runtime API), without a
-    reload and without dropping a connection, and reads every weight back after the change.
+    reload and without dropping a connection, and reads every weight back after the change (from the running
+    HAProxy, the configuration file and the server-state-file), failing when one of them does not hold it.
   - Persists the weights into the configuration file (checked with C(haproxy -c) before anything changes)
     and the backend state into a server-state-file, so that a later reload with
     C(load-server-state-from-file) undoes neither a weight nor a drain.
@@ -118,6 +119,13 @@ draining:
   type: list
   elements: str
   sample: ["app1-canary"]
+read_back:
+  description: Whether the weights were read back after the change, from the running HAProxy, the configuration
+    and the server-state-file (those given), all holding O(weights); false in check mode. The module fails when
+    one does not hold them.
+  returned: success
+  type: bool
+  sample: true
 config_changed:
   description: Whether the configuration file was (or in check mode would be) changed.
   returned: success
@@ -284,17 +292,16 @@ def main():
         config_changed = config_before != config_after
         state_changed = bool(p["state_file"]) and (runtime_changed or not state_file_matches(p["state_file"], before))
         after = expected
+        read_back = False
         if not module.check_mode:
             if runtime_changed:
                 apply(module, runtime, backend, wanted, before)
-                after = runtime.servers_state(backend)
-                differs = {n: after[n]["uweight"] for n in wanted if after[n]["uweight"] != wanted[n]}
-                if differs:
-                    module.fail_json(msg=f"HAProxy read back different weights than set: {differs}, wanted {wanted}")
             if config_changed:
                 write_atomic(module, p["config"], config_after, os.stat(p["config"]).st_mode & 0o7777)
             if state_changed:
                 write_atomic(module, p["state_file"], runtime.command("show servers state"), 0o644)
+            after = read_back_or_fail(module, runtime, backend, wanted)
+            read_back = True
     except (HAProxyRuntimeError, OSError) as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(
@@ -304,8 +311,31 @@ def main():
         draining=sorted(n for n, s in after.items() if s["admin_state"] & ADMIN_FORCED_DRAIN),
         config_changed=config_changed,
         state_file_written=state_changed,
+        read_back=read_back,
         diff=diff,
     )
+
+
+def read_back_or_fail(module, runtime, backend, wanted):
+    """The backend's servers read again from the running HAProxy; fails, naming where, unless the run
+    time, the configuration and the server-state-file (those given) all hold the wanted weights."""
+    p = module.params
+    after = runtime.servers_state(backend)
+    differs = []
+    running = {name: after[name]["uweight"] for name in wanted if after[name]["uweight"] != wanted[name]}
+    if running:
+        differs.append(f"run time {running}")
+    if p["config"]:
+        with open(p["config"]) as handle:
+            config = handle.read()
+        if set_server_weights(config, backend, wanted) != config:
+            differs.append(p["config"])
+    if p["state_file"] and not state_file_matches(p["state_file"], after):
+        differs.append(p["state_file"])
+    if differs:
+        module.fail_json(msg=f"HAProxy backend {backend} does not hold the weights {wanted} when read back after the"
+                             f" change: {', '.join(differs)}", weights={n: s["uweight"] for n, s in after.items()})
+    return after
 
 
 def state_file_matches(path, servers):

@@ -24,6 +24,7 @@ class FakeHAProxy:
 
     def __init__(self, path, level="admin"):
         self.level = level
+        self.cap = 256
         self.servers = {
             "app1-production": {"weight": 19, "admin": 0, "scur": 0, "port": 3000},
             "app1-canary": {"weight": 1, "admin": 0, "scur": 0, "port": 3001},
@@ -64,7 +65,9 @@ class FakeHAProxy:
         if self.level != "admin":
             return "Permission denied\n"
         if words[:2] == ["set", "weight"]:
-            self.servers[words[2].split("/")[1]]["weight"] = int(words[3])
+            # A weight above the cap is taken as the cap, without a word (a stand-in for any process that
+            # answers a change and holds something else).
+            self.servers[words[2].split("/")[1]]["weight"] = min(int(words[3]), self.cap)
             return ""
         if words[:2] == ["set", "server"]:
             server = self.servers[words[2].split("/")[1]]
@@ -261,3 +264,44 @@ def test_config_rejected_by_haproxy_changes_nothing(capsys, haproxy, workdir):
     assert sets(haproxy) == []
     with open(config) as handle:
         assert handle.read() == CONFIG
+
+
+def test_a_weight_not_held_when_read_back_fails_naming_the_run_time(capsys, haproxy, workdir):
+    haproxy.cap = 2
+    state_file = os.path.join(workdir, "hyperbun.state")
+    result = run(
+        capsys,
+        socket=haproxy.sock.getsockname(),
+        backend="hyperbun",
+        weights={"app1-production": 1, "app1-canary": 3},
+        state_file=state_file,
+    )
+    assert result["rc"] == 1
+    assert result["msg"] == (
+        "HAProxy backend hyperbun does not hold the weights {'app1-production': 1, 'app1-canary': 3} when read back"
+        " after the change: run time {'app1-canary': 2}"
+    )
+    assert result["weights"] == {"app1-production": 1, "app1-canary": 2}
+
+
+def test_a_state_file_that_does_not_hold_the_weights_fails_naming_it(capsys, haproxy, workdir, monkeypatch):
+    state_file = os.path.join(workdir, "hyperbun.state")
+    # The file is written, then something else writes it again before it is read back.
+    written = haproxy_weight.write_atomic
+
+    def write_then_spoil(module, path, text, mode):
+        written(module, path, text, mode)
+        if path == state_file:
+            with open(path, "w") as handle:
+                handle.write("1\n")
+
+    monkeypatch.setattr(haproxy_weight, "write_atomic", write_then_spoil)
+    result = run(
+        capsys,
+        socket=haproxy.sock.getsockname(),
+        backend="hyperbun",
+        weights={"app1-production": 1, "app1-canary": 3},
+        state_file=state_file,
+    )
+    assert result["rc"] == 1
+    assert result["msg"].endswith(f"when read back after the change: {state_file}"), result["msg"]
