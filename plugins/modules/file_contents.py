@@ -39,7 +39,8 @@ options:
     type: raw
     default: "0755"
   directories:
-    description: Directories to create when missing (with their parents), before any file is written.
+    description: Directories to create when missing, before any file is written; missing parents are made with
+      the same mode, owner and group, as M(ansible.builtin.file) makes them.
     type: list
     elements: dict
     default: []
@@ -148,6 +149,22 @@ def set_attributes(module, entry, changed, diff):
     return module.set_fs_attributes_if_different(file_args, changed, diff=diff, expand=False)
 
 
+def make_directories(module, entry):
+    """The entry's directory and its missing parents, each with the entry's mode, owner and group (as
+    ansible.builtin.file makes them); in check mode only the refusal of a file in the way."""
+    missing, path = [], entry["path"]
+    while path and not os.path.isdir(path):
+        if os.path.lexists(path):
+            module.fail_json(msg=f"{path} exists and is not a directory")
+        missing.append(path)
+        path = os.path.dirname(path)
+    if module.check_mode:
+        return
+    for path in reversed(missing):
+        os.mkdir(path)
+        set_attributes(module, dict(entry, path=path), True, None)
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -191,14 +208,10 @@ def main():
                 if set_attributes(module, entry, False, None):
                     changed_paths.append(path)
                 continue
-            if os.path.lexists(path):
-                module.fail_json(msg=f"{path} exists and is not a directory", changed_paths=changed_paths)
             diffs.append({"before_header": path, "after_header": path, "before": "(absent)\n",
                           "after": "(directory)\n"})
             changed_paths.append(path)
-            if not module.check_mode:
-                os.makedirs(path)
-                set_attributes(module, entry, True, None)
+            make_directories(module, entry)
         for entry in entries["files"]:
             path = entry["path"]
             data = to_bytes(entry["content"], errors="surrogate_or_strict")

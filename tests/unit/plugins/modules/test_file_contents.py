@@ -42,6 +42,8 @@ def test_writes_directories_and_files_then_a_second_run_changes_nothing(capsys, 
                                        str(tmp_path / "unit.timer")]
     assert (tmp_path / "lease" / "app" / "drain.json").read_text() == "drain now\n"
     assert mode(tmp_path / "lease" / "app") == 0o700
+    # A missing parent is made as the directory is.
+    assert mode(tmp_path / "lease") == 0o700
     assert mode(tmp_path / "lease" / "app" / "drain.json") == 0o600
     assert mode(tmp_path / "unit.timer") == 0o644
 
@@ -86,10 +88,10 @@ def test_a_file_where_a_directory_belongs_is_refused(capsys, tmp_path):
     assert result["msg"] == f"{tmp_path / 'lease' / 'app'} exists and is not a directory"
     assert not (tmp_path / "unit.timer").exists()
 
-    # A file in the way of a parent directory is named by the system's error.
+    # A file in the way of a parent directory is named too.
     result = run(capsys, directories=[{"path": str(tmp_path / "lease" / "app" / "sub")}])
     assert result["rc"] == 1
-    assert result["msg"] == f"{tmp_path / 'lease' / 'app' / 'sub'}: Not a directory"
+    assert result["msg"] == f"{tmp_path / 'lease' / 'app'} exists and is not a directory"
 
 
 def test_a_missing_directory_is_named(capsys, tmp_path):
