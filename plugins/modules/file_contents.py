@@ -112,10 +112,10 @@ changed_paths:
 """
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes
+from ansible_collections.hyperbun.canary.plugins.module_utils._files import write_atomic
 
 ATTRIBUTES = {
     "path": {"type": "path", "required": True},
@@ -130,17 +130,6 @@ def read_bytes(path):
             return handle.read()
     except FileNotFoundError:
         return None
-
-
-def write_atomic(module, path, data):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=f".{os.path.basename(path)}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    module.atomic_move(tmp, path)
 
 
 def set_attributes(module, entry, changed, diff):

@@ -70,9 +70,9 @@ file_written:
 
 import os
 import re
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.hyperbun.canary.plugins.module_utils._files import write_atomic
 from ansible_collections.hyperbun.canary.plugins.module_utils._haproxy_runtime import (
     HAProxyRuntime,
     HAProxyRuntimeError,
@@ -178,11 +178,7 @@ def main():
                     module.fail_json(msg=f"HAProxy read back other map entries than set: {differs}, wanted {wanted}")
             if file_changed:
                 mode = os.stat(p["map"]).st_mode & 0o7777 if os.path.exists(p["map"]) else 0o644
-                fd, tmp = tempfile.mkstemp(dir=os.path.dirname(p["map"]) or ".", prefix=".hyperbun-")
-                with os.fdopen(fd, "w") as handle:
-                    handle.write(file_after)
-                os.chmod(tmp, mode)
-                module.atomic_move(tmp, p["map"])
+                write_atomic(module, p["map"], file_after, mode)
     except (HAProxyRuntimeError, OSError) as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=runtime_changed or file_changed, entries=after, file_written=file_changed, diff=diff)

@@ -150,6 +150,7 @@ import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.hyperbun.canary.plugins.module_utils._files import write_atomic
 from ansible_collections.hyperbun.canary.plugins.module_utils._haproxy_config import set_server_weights
 from ansible_collections.hyperbun.canary.plugins.module_utils._haproxy_runtime import (
     ADMIN_FORCED_DRAIN,
@@ -185,14 +186,6 @@ def resolve(module, backend, weights, servers):
     if module.params["exclusive"]:
         wanted = {name: wanted.get(name, 0) for name in servers}
     return wanted, names
-
-
-def write_atomic(module, path, text, mode):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".hyperbun-")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.chmod(tmp, mode)
-    module.atomic_move(tmp, path)
 
 
 def check_config(module, text):
