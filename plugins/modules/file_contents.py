@@ -132,10 +132,10 @@ def read_bytes(path):
         return None
 
 
-def set_attributes(module, entry, changed, diff):
+def set_attributes(module, entry, changed):
     """The entry's mode, owner and group set when they differ; whether anything changed."""
     file_args = module.load_file_common_arguments(entry)
-    return module.set_fs_attributes_if_different(file_args, changed, diff=diff, expand=False)
+    return module.set_fs_attributes_if_different(file_args, changed, expand=False)
 
 
 def make_directories(module, entry):
@@ -151,7 +151,7 @@ def make_directories(module, entry):
         return
     for path in reversed(missing):
         os.mkdir(path)
-        set_attributes(module, dict(entry, path=path), True, None)
+        set_attributes(module, dict(entry, path=path), True)
 
 
 def main():
@@ -194,7 +194,7 @@ def main():
         for entry in entries["directories"]:
             path = entry["path"]
             if os.path.isdir(path):
-                if set_attributes(module, entry, False, None):
+                if set_attributes(module, entry, False):
                     changed_paths.append(path)
                 continue
             diffs.append({"before_header": path, "after_header": path, "before": "(absent)\n",
@@ -217,7 +217,7 @@ def main():
                     write_atomic(module, path, data)
             # A file that check mode would create has no attributes to compare yet.
             exists = before is not None or not module.check_mode
-            if (exists and set_attributes(module, entry, written, None)) or written:
+            if (exists and set_attributes(module, entry, written)) or written:
                 changed_paths.append(path)
     except OSError as exc:
         module.fail_json(msg=f"{exc.filename or 'a file'}: {exc.strerror}", changed_paths=changed_paths)

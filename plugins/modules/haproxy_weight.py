@@ -293,7 +293,10 @@ def main():
                 write_atomic(module, p["config"], config_after, os.stat(p["config"]).st_mode & 0o7777)
             if state_changed:
                 write_atomic(module, p["state_file"], runtime.command("show servers state"), 0o644)
-            after = read_back_or_fail(module, runtime, backend, wanted)
+            # Unchanged, the reads above are the read-back: run time, configuration and state file
+            # were found holding the weights.
+            if runtime_changed or config_changed or state_changed:
+                after = read_back_or_fail(module, runtime, backend, wanted)
             read_back = True
     except (HAProxyRuntimeError, OSError) as exc:
         module.fail_json(msg=str(exc))
