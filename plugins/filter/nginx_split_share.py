@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-import re
-
 from ansible.errors import AnsibleFilterError
+from ansible_collections.hyperbun.canary.plugins.module_utils import _nginx_config
 
 DOCUMENTATION = r"""
 name: nginx_split_share
@@ -46,39 +45,14 @@ _value:
   sample: 5.0
 """
 
-_COMMENT = re.compile(r"#[^\n]*")
-_SPLIT = re.compile(r"\bsplit_clients\s+(\"[^\"]*\"|'[^']*'|\S+)\s+\$(\w+)\s*\{([^{}]*)\}")
-
 
 def nginx_split_share(config, variable, value):
     if not isinstance(config, str):
         raise AnsibleFilterError("nginx_split_share: expected the text of an nginx configuration")
-    name = str(variable).lstrip("$")
-    blocks = [body for _key, var, body in _SPLIT.findall(_COMMENT.sub("", config)) if var == name]
-    if not blocks:
-        raise AnsibleFilterError(f"nginx_split_share: no split_clients block sets ${name}")
-    if len(blocks) > 1:
-        raise AnsibleFilterError(f"nginx_split_share: ${name} is set by {len(blocks)} split_clients blocks")
-    used, share = 0.0, 0.0
-    for statement in blocks[0].split(";"):
-        words = statement.split()
-        if not words:
-            continue
-        if len(words) != 2:
-            raise AnsibleFilterError(f"nginx_split_share: unexpected line {' '.join(words)!r} in the block of ${name}")
-        if words[0] == "*":
-            percent = 100.0 - used
-        else:
-            try:
-                percent = float(words[0].rstrip("%"))
-            except ValueError as exc:
-                raise AnsibleFilterError(
-                    f"nginx_split_share: bad percentage {words[0]!r} in the block of ${name}"
-                ) from exc
-        used += percent
-        if words[1].strip("\"'") == value:
-            share += percent
-    return round(share, 4)
+    try:
+        return _nginx_config.split_share(config, variable, value)
+    except ValueError as exc:
+        raise AnsibleFilterError(f"nginx_split_share: {exc}") from exc
 
 
 class FilterModule:

@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-import re
-
 from ansible.errors import AnsibleFilterError
+from ansible_collections.hyperbun.canary.plugins.module_utils import _nginx_config
 
 DOCUMENTATION = r"""
 name: nginx_upstream_weights
@@ -47,38 +46,14 @@ _value:
   sample: {"app1:3000": 19, "app1:3001": 1}
 """
 
-_COMMENT = re.compile(r"#[^\n]*")
-_UPSTREAM = re.compile(r"\bupstream\s+(\S+)\s*\{([^{}]*)\}")
-
 
 def nginx_upstream_weights(config, upstream):
     if not isinstance(config, str):
         raise AnsibleFilterError("nginx_upstream_weights: expected the text of an nginx configuration")
-    text = _COMMENT.sub("", config)
-    blocks = [body for name, body in _UPSTREAM.findall(text) if name == upstream]
-    if not blocks:
-        raise AnsibleFilterError(f"nginx_upstream_weights: no upstream named {upstream!r} in the configuration")
-    if len(blocks) > 1:
-        raise AnsibleFilterError(f"nginx_upstream_weights: upstream {upstream!r} is defined {len(blocks)} times")
-    weights = {}
-    for statement in blocks[0].split(";"):
-        words = statement.split()
-        if not words or words[0] != "server":
-            continue
-        if len(words) < 2:
-            raise AnsibleFilterError(f"nginx_upstream_weights: server without an address in upstream {upstream!r}")
-        weight = 1
-        for word in words[2:]:
-            if word.startswith("weight="):
-                try:
-                    weight = int(word[len("weight=") :])
-                except ValueError as exc:
-                    raise AnsibleFilterError(f"nginx_upstream_weights: bad weight in {' '.join(words)!r}") from exc
-            elif word in ("down", "backup"):
-                weight = 0
-                break
-        weights[words[1]] = weight
-    return weights
+    try:
+        return _nginx_config.upstream_weights(config, upstream)
+    except ValueError as exc:
+        raise AnsibleFilterError(f"nginx_upstream_weights: {exc}") from exc
 
 
 class FilterModule:
