@@ -116,46 +116,15 @@ fact_path:
   sample: /etc/ansible/facts.d/hyperbun_canary.fact
 """
 
-import contextlib
-import datetime
-import json
 import os
-import re
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-
-
-def read_state(module, path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            state = json.load(handle)
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        module.fail_json(msg=f"cannot read the canary state in {path}: {exc}")
-    if not isinstance(state, dict):
-        module.fail_json(msg=f"the canary state in {path} is not a JSON object")
-    return state
-
-
-def write_state(module, path, state):
-    directory = os.path.dirname(path)
-    try:
-        os.makedirs(directory, mode=0o755, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=directory, prefix=".canary-state-")
-    except OSError as exc:
-        module.fail_json(msg=f"cannot write the canary state in {path}: {exc}")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(state, out, indent=2, sort_keys=True)
-            out.write("\n")
-        os.chmod(temp, 0o644)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        module.fail_json(msg=f"cannot write the canary state in {path}: {exc}")
-    module.atomic_move(temp, path)
+from ansible_collections.hyperbun.canary.plugins.module_utils._state import (
+    read_state,
+    state_path,
+    updated_state,
+    write_state,
+)
 
 
 def main():
@@ -172,16 +141,13 @@ def main():
         ),
         supports_check_mode=True,
     )
-    app = module.params["app"]
-    if not re.match(r"^[A-Za-z0-9_]+$", app):
-        module.fail_json(msg=f"app must be letters, digits and underscores (it names an Ansible fact), got {app!r}")
-    path = os.path.join(module.params["fact_dir"], f"{app}_canary.fact")
+    path = state_path(module, module.params["fact_dir"], module.params["app"])
     previous = read_state(module, path)
 
     required = module.params["require_phase"]
     if required and previous.get("phase") not in required:
         module.fail_json(
-            msg=f"the canary of {app} is in phase {previous.get('phase', 'none')!r}; "
+            msg=f"the canary of {module.params['app']} is in phase {previous.get('phase', 'none')!r}; "
             f"this needs one of {', '.join(required)}",
             state=previous, previous=previous, fact_path=path,
         )
@@ -192,19 +158,7 @@ def main():
     if module.params["state"] == "absent":
         new = {}
     else:
-        new = dict(previous)
-        if module.params["phase"]:
-            new["phase"] = module.params["phase"]
-        for key, value in module.params["values"].items():
-            if value is None:
-                new.pop(key, None)
-            else:
-                new[key] = value
-        if module.params["event"]:
-            at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-            new["events"] = [*new.get("events", []), {"at": at, "event": module.params["event"]}]
-        # Round-trip through JSON so that the comparison sees what the file will hold.
-        new = json.loads(json.dumps(new, sort_keys=True, default=str))
+        new = updated_state(previous, module.params["phase"], module.params["values"], module.params["event"])
 
     changed = new != previous
     if module.params["state"] == "absent":

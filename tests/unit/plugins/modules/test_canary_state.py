@@ -4,6 +4,7 @@ import json
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.hyperbun.canary.plugins.module_utils import _files
 from ansible_collections.hyperbun.canary.plugins.modules import canary_state
 
 
@@ -91,7 +92,7 @@ def test_a_state_that_cannot_be_written_is_a_clear_error(tmp_path, capsys, monke
     def refuse(*_args, **_kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(canary_state.tempfile if where == "mkstemp" else canary_state.os, where, refuse)
+    monkeypatch.setattr(_files.tempfile if where == "mkstemp" else _files.os, where, refuse)
     result = run(tmp_path, capsys, phase="canary")
     assert result["rc"] == 1
     assert result["msg"].startswith(f"cannot write the canary state in {tmp_path / 'hyperbun_canary.fact'}: ")
