@@ -4,7 +4,7 @@
 # This module_utils is PRIVATE to the hyperbun.canary collection. It may change or go away without
 # notice; do not use it from outside the collection.
 
-"""Writing a file whole, for the modules that change files on a host."""
+"""Reading and writing a file whole, for the modules that change files on a host."""
 
 from __future__ import annotations
 
@@ -28,3 +28,12 @@ def write_atomic(module, path, data, mode=None):
         os.unlink(tmp)
         raise
     module.atomic_move(tmp, path)
+
+
+def read_bytes(path):
+    """The file's content, or None when there is no such file."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None

@@ -115,21 +115,13 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes
-from ansible_collections.hyperbun.canary.plugins.module_utils._files import write_atomic
+from ansible_collections.hyperbun.canary.plugins.module_utils._files import read_bytes, write_atomic
 
 ATTRIBUTES = {
     "path": {"type": "path", "required": True},
     "owner": {"type": "str"},
     "group": {"type": "str"},
 }
-
-
-def read_bytes(path):
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
 
 
 def set_attributes(module, entry, changed):

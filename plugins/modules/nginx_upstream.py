@@ -122,15 +122,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible_collections.hyperbun.canary.plugins.module_utils import _nginx_config
-from ansible_collections.hyperbun.canary.plugins.module_utils._files import write_atomic
-
-
-def read_bytes(path):
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
+from ansible_collections.hyperbun.canary.plugins.module_utils._files import read_bytes, write_atomic
 
 
 def put_back(module, path, previous):
