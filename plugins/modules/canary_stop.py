@@ -52,11 +52,12 @@ options:
     description: The canary's metrics endpoint, as the host reaches it; no snapshot when not given.
     type: str
   metrics_timeout:
-    description: Seconds to wait for the snapshot.
+    description: Seconds to wait for the snapshot, its whole body included.
     type: int
     default: 5
   metrics_max_bytes:
-    description: The most of the snapshot that is kept; the canary under test wrote it, and a longer one is cut.
+    description: The most of the snapshot that is read; the canary under test wrote it, and a longer one is not
+      kept (RV(evidence.metrics_error) says so).
     type: int
     default: 4194304
   validate_certs:
@@ -105,7 +106,7 @@ evidence:
       description: The metrics snapshot, empty when there is none.
       type: str
     metrics_error:
-      description: Why there is no snapshot, or why it was cut; empty otherwise.
+      description: Why there is no snapshot; empty otherwise.
       type: str
     logs:
       description: What M(hyperbun.canary.canary_log_analysis) returns for O(log_paths) (files, error counts, last
@@ -136,9 +137,9 @@ previous:
 import datetime
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_text
-from ansible.module_utils.urls import fetch_url
+from ansible_collections.hyperbun.canary.plugins.module_utils._exposition import SourceError
 from ansible_collections.hyperbun.canary.plugins.module_utils._logs import LogError, analyse, expand_paths
+from ansible_collections.hyperbun.canary.plugins.module_utils._metrics_http import HttpSettings, http_request
 from ansible_collections.hyperbun.canary.plugins.module_utils._state import (
     read_state,
     state_path,
@@ -148,22 +149,18 @@ from ansible_collections.hyperbun.canary.plugins.module_utils._state import (
 
 
 def snapshot(module):
-    """The metrics text and, when there is none or it was cut, why."""
+    """The metrics text, or why there is none: one request through the collection's HTTP client, whose
+    deadline covers the whole body (a canary that trickles its answer cannot hold the rollback) and which
+    reads no more than metrics_max_bytes."""
     params = module.params
     if not params["metrics_url"]:
         return "", "no metrics_url given"
-    response, info = fetch_url(module, params["metrics_url"], timeout=params["metrics_timeout"])
-    if response is None or info.get("status") != 200:
-        return "", f"{params['metrics_url']} answered {info.get('status', -1)}: {info.get('msg', 'no answer')}"
+    settings = HttpSettings(validate_certs=params["validate_certs"], timeout=params["metrics_timeout"], retries=0,
+                            max_bytes=params["metrics_max_bytes"])
     try:
-        body = response.read(params["metrics_max_bytes"] + 1)
-    except Exception as exc:  # pylint: disable=broad-except  # any failure to read is evidence, not a traceback
-        return "", f"{params['metrics_url']} could not be read: {exc}"
-    if len(body) > params["metrics_max_bytes"]:
-        return to_text(body[: params["metrics_max_bytes"]], errors="replace"), (
-            f"cut at {params['metrics_max_bytes']} bytes"
-        )
-    return to_text(body, errors="replace"), ""
+        return http_request(params["metrics_url"], settings).text(), ""
+    except SourceError as exc:
+        return "", exc.message
 
 
 def unit_in_use(module, service):

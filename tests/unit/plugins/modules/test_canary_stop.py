@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
+import socket
 import threading
+import time
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
@@ -128,14 +131,45 @@ def test_a_canary_without_metrics_or_unit_is_still_recorded_as_rolled_back(capsy
     result = run(capsys, host, metrics_url="http://127.0.0.1:9/metrics")
     assert result["rc"] == 0
     assert result["evidence"]["metrics"] == ""
-    assert result["evidence"]["metrics_error"].startswith("http://127.0.0.1:9/metrics answered -1: ")
+    assert result["evidence"]["metrics_error"] == ("http://127.0.0.1:9/metrics is unreachable: "
+                                                   "[Errno 111] Connection refused")
     assert recorded(host)["phase"] == "rolled_back"
 
 
-def test_a_snapshot_beyond_its_limit_is_cut_and_says_so(capsys, host, metrics_url):
+def test_a_snapshot_beyond_its_limit_is_not_kept_and_the_error_says_so(capsys, host, metrics_url):
     result = run(capsys, host, metrics_url=metrics_url, metrics_max_bytes=10)
-    assert result["evidence"]["metrics"] == METRICS[:10]
-    assert result["evidence"]["metrics_error"] == "cut at 10 bytes"
+    assert result["rc"] == 0
+    assert result["evidence"]["metrics"] == ""
+    assert result["evidence"]["metrics_error"].startswith(f"{metrics_url} announced {len(METRICS)} bytes, more than "
+                                                          "max_bytes (10)")
+    assert recorded(host)["phase"] == "rolled_back"
+
+
+def test_a_canary_that_trickles_its_metrics_does_not_hold_the_rollback(capsys, host):
+    """A body sent a byte at a time, each well within the timeout: the deadline covers the whole body."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def trickle():
+        conn, _address = listener.accept()
+        with conn:
+            conn.recv(4096)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+            with contextlib.suppress(OSError):
+                for _byte in range(40):
+                    conn.sendall(b"#")
+                    time.sleep(0.2)
+
+    threading.Thread(target=trickle, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/metrics"
+    started = time.monotonic()
+    result = run(capsys, host, metrics_url=url, metrics_timeout=1)
+    assert time.monotonic() - started < 4
+    assert result["evidence"]["metrics"] == ""
+    assert "did not finish within" in result["evidence"]["metrics_error"]
+    assert not (host / "unit.active").exists() and recorded(host)["phase"] == "rolled_back"
+    listener.close()
 
 
 def test_a_unit_that_cannot_be_stopped_fails_naming_it_and_records_nothing(capsys, host, metrics_url):
