@@ -6,6 +6,12 @@ scenarios side by side go no faster than the work they share the cores with. Thi
 of its cores and the share the containers used (their cgroups' CPU); at the end, the run's busy
 core-minutes, each container's, and the host processes' by command name.
 
+Each Molecule scenario's host processes (`molecule test --scenario-name NAME` and everything it starts,
+the nested playbook runs in the background too) are counted in a cpuacct cgroup of their own, which the
+benchmark makes and moves the scenario's molecule process into as soon as it sees it (cgroup v1, as root;
+without it, no figure by scenario). A scenario's figure is that cgroup's CPU plus its containers' (each
+container counts for the scenario its name holds).
+
 A host process's figure is its own CPU plus what its reaped children used, from /proc: a module run
 through `docker exec` is counted under containerd-shim, an Ansible worker and the local modules it
 started under ansible-playbook. Processes that end between two samples are counted only through a
@@ -21,11 +27,13 @@ Prints figures; asserts nothing. Its exit status is the command's.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -65,6 +73,50 @@ def containers():
             else:
                 value = int(text.strip() or 0)
             used[ident] = value * unit
+    return used
+
+
+SCENARIO_CGROUPS = Path("/sys/fs/cgroup/cpuacct/hyperbun-bench")
+
+
+def scenario_of(pid):
+    """The scenario a `molecule test --scenario-name NAME` process tests, or None."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as source:
+            argv = source.read().decode(errors="replace").split("\0")
+    except OSError:
+        return None
+    if any(arg.endswith("molecule") for arg in argv[:2]) and "--scenario-name" in argv[:-1]:
+        return argv[argv.index("--scenario-name") + 1]
+    return None
+
+
+def follow_scenarios(stop, moved):
+    """Moves each scenario's molecule process into the scenario's cgroup, which its children inherit."""
+    while not stop.wait(0.5):
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            if pid in moved or (scenario := scenario_of(pid)) is None:
+                continue
+            group = SCENARIO_CGROUPS / scenario
+            try:
+                if scenario not in moved.values():
+                    # A group left by an earlier run starts again from 0.
+                    group.mkdir(parents=True, exist_ok=True)
+                    (group / "cpuacct.usage").write_text("0")
+                (group / "cgroup.procs").write_text(pid)
+            except OSError:
+                return
+            moved[pid] = scenario
+
+
+def scenario_cpu():
+    """CPU seconds of each scenario's cgroup."""
+    used = {}
+    for usage in SCENARIO_CGROUPS.glob("*/cpuacct.usage"):
+        try:
+            used[usage.parent.name] = int(usage.read_text().strip() or 0) * 1e-9
+        except (OSError, ValueError):
+            continue
     return used
 
 
@@ -113,6 +165,9 @@ def main():
     procs_last = processes()
     by_name = Counter()
     by_container = Counter()
+    stop, moved = threading.Event(), {}
+    follower = threading.Thread(target=follow_scenarios, args=(stop, moved), daemon=True)
+    follower.start()
     child = subprocess.Popen(command, cwd=ROOT)
     print(f"bench_test_cpu: {' '.join(command)} (pid {child.pid}), {cores} cores", file=sys.stderr, flush=True)
     while True:
@@ -145,6 +200,9 @@ def main():
         if finished:
             break
 
+    stop.set()
+    follower.join()
+    by_scenario = scenario_cpu()
     wall = time.monotonic() - started
     total = busy_last - busy0
     average = total / wall * 100
@@ -152,6 +210,16 @@ def main():
     print(f"containers: {sum(by_container.values()) / 60:.1f} core-minutes")
     for name, seconds in by_container.most_common(12):
         print(f"  {seconds / 60:6.1f}  {name}")
+    if by_scenario:
+        print("by scenario, host processes + its containers (core-minutes):")
+        for scenario, seconds in sorted(by_scenario.items(), key=lambda item: -item[1]):
+            own = sum(used for name, used in by_container.items() if scenario in name.split("-"))
+            print(f"  {(seconds + own) / 60:6.1f}  {scenario} ({seconds / 60:.1f} + {own / 60:.1f})")
+        rest = total - sum(by_scenario.values()) - sum(by_container.values())
+        print(f"  {rest / 60:6.1f}  the rest of the machine (unit tests, lint, set-up, the Docker engine)")
+        for group in [*SCENARIO_CGROUPS.glob("*"), SCENARIO_CGROUPS]:
+            with contextlib.suppress(OSError):
+                group.rmdir()
     print("host processes by name (own CPU and reaped children's, roughly):")
     for name, seconds in by_name.most_common(15):
         print(f"  {seconds / 60:6.1f}  {name}")
