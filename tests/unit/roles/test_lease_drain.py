@@ -25,6 +25,9 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "roles" / "lease" / "files" / "lease_drain.py"
+# The collection's parsers and HAProxy client, which the lease role writes beside the script.
+MODULE_UTILS = ROOT / "plugins" / "module_utils"
+SIBLINGS = ("_nginx_config.py", "_haproxy_runtime.py", "_haproxy_config.py")
 
 LIVE_UPSTREAM = "upstream app {\n    server prod1:8080 weight=90;\n    server canary1:8080 weight=10;\n}\n"
 DRAINED_UPSTREAM = "upstream app {\n    server prod1:8080 weight=100;\n}\n"
@@ -36,6 +39,8 @@ STATE_AFTER = "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admi
 
 
 def load_drain():
+    if str(MODULE_UTILS) not in sys.path:
+        sys.path.append(str(MODULE_UTILS))
     spec = importlib.util.spec_from_file_location("lease_drain_under_test", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -139,9 +144,14 @@ def fake_bin(tmp_path, monkeypatch):
     log.touch()
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
 
-    def install(name, rc=0, stderr=""):
+    def install(name, rc=0, stderr="", stdout=None):
         exe = bin_dir / name
-        exe.write_text(f"#!/bin/sh\necho \"{name} $*\" >> '{log}'\nprintf '%s' '{stderr}' >&2\nexit {rc}\n")
+        text = f"#!/bin/sh\necho \"{name} $*\" >> '{log}'\nprintf '%s' '{stderr}' >&2\n"
+        if stdout is not None:
+            # What `name` prints, from a file beside it (nginx -T prints the configuration).
+            (bin_dir / f"{name}.out").write_text(stdout)
+            text += f"cat '{bin_dir / name}.out'\n"
+        exe.write_text(text + f"exit {rc}\n")
         exe.chmod(0o755)
 
     def calls():
@@ -265,6 +275,60 @@ def test_haproxy_drained_sets_the_canary_servers_to_weight_0_and_persists_the_st
     assert record["load_balancers"] == {"haproxy": "drained: servers canary1, canary2 of backend app at weight 0"}
 
 
+HAPROXY_CONFIG = """global
+    stats socket /run/haproxy/admin.sock level admin
+
+backend app
+    balance roundrobin
+    server prod1 10.0.0.1:8080 weight 90 check
+    server canary1 10.0.0.2:8080 weight 10 check # the canary
+    server canary2 10.0.0.3:8080 check
+"""
+
+
+def test_haproxy_drain_sets_the_share_0_weights_and_writes_them_into_the_checked_configuration(
+        drain, lease_dir, tmp_path, haproxy, fake_bin):
+    server = haproxy()
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(HAPROXY_CONFIG)
+    config.chmod(0o640)
+    conf = haproxy_conf(lease_dir, server.path, None)
+    conf.update(weights={"prod1": 1, "canary1": 0, "canary2": 0}, config=str(config))
+    (lease_dir / "drain-haproxy.json").write_text(json.dumps(conf))
+    fake_bin("haproxy")
+
+    assert drain.main(["lease_drain.py", str(lease_dir), "600"]) == 0
+
+    assert server.received == ["set weight app/prod1 1; set weight app/canary1 0; set weight app/canary2 0"]
+    # Checked before it was written; comments and the rest of each line kept.
+    [check] = fake_bin.calls()
+    assert check.startswith("haproxy -c -q -f ")
+    assert config.read_text() == HAPROXY_CONFIG.replace("weight 90 check", "weight 1 check").replace(
+        "weight 10 check # the canary", "weight 0 check # the canary").replace(
+        "10.0.0.3:8080 check", "10.0.0.3:8080 check weight 0")
+    assert stat.S_IMODE(config.stat().st_mode) == 0o640
+
+
+def test_haproxy_configuration_rejected_is_left_as_it_was_and_not_drained(drain, lease_dir, tmp_path, haproxy,
+                                                                          fake_bin):
+    server = haproxy()
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(HAPROXY_CONFIG)
+    state_file = tmp_path / "server-state"
+    conf = haproxy_conf(lease_dir, server.path, state_file)
+    conf.update(config=str(config))
+    (lease_dir / "drain-haproxy.json").write_text(json.dumps(conf))
+    fake_bin("haproxy", rc=1, stderr="[ALERT] parsing [haproxy.cfg:7]: unknown keyword")
+
+    assert drain.main(["lease_drain.py", str(lease_dir), "600"]) == 1
+
+    assert config.read_text() == HAPROXY_CONFIG
+    assert not state_file.exists()
+    assert fired(lease_dir)["load_balancers"]["haproxy"] == (
+        f"not drained: RuntimeError: HAProxy rejects its configuration with these weights, {config} left as it "
+        "was: [ALERT] parsing [haproxy.cfg:7]: unknown keyword")
+
+
 def test_haproxy_without_a_state_file_only_sets_the_weights(drain, lease_dir, haproxy):
     server = haproxy()
     haproxy_conf(lease_dir, server.path, None, servers=["canary1"])
@@ -303,7 +367,8 @@ def test_haproxy_socket_missing_is_not_drained(drain, lease_dir, sock_dir):
 
     assert drain.main(["lease_drain.py", str(lease_dir), "600"]) == 1
 
-    assert fired(lease_dir)["load_balancers"]["haproxy"].startswith("not drained: FileNotFoundError: ")
+    assert fired(lease_dir)["load_balancers"]["haproxy"].startswith(
+        "not drained: HAProxyRuntimeError: HAProxy admin socket ")
 
 
 def test_unknown_load_balancer_type_is_not_drained(drain, lease_dir):
@@ -388,10 +453,13 @@ def test_fired_json_attempts_count_up_and_keep_the_first_drain(drain, lease_dir,
 # --- the script as systemd runs it ---------------------------------------------------------------------------
 
 
-def run_script(lease_dir, mode):
-    """lease_drain.py as its callers run it: "<seconds>" as the lease's service, "--now" as the rollback's isolation."""
-    return subprocess.run([sys.executable, str(SCRIPT), str(lease_dir), mode], capture_output=True, text=True,
-                          timeout=60, check=False)
+def run_script(lease_dir, *mode):
+    """lease_drain.py as its callers run it, from the lease's directory where the lease role writes it with
+    its siblings: "<seconds>" as the lease's service, "--now" as the isolation, "--end <unit>" as the rollback."""
+    for source in (SCRIPT, *(MODULE_UTILS / name for name in SIBLINGS)):
+        shutil.copy(source, lease_dir / source.name)
+    return subprocess.run([sys.executable, str(lease_dir / SCRIPT.name), str(lease_dir), *mode], capture_output=True,
+                          text=True, timeout=60, check=False)
 
 
 def drain_both(lease_dir, tmp_path, haproxy, nginx_files, fake_bin, mode):
@@ -451,3 +519,140 @@ def test_isolation_exits_1_naming_the_load_balancer_not_drained(lease_dir, sock_
     assert run.returncode == 1
     assert run.stdout.startswith("haproxy: not drained: ")
     assert not (lease_dir / "fired.json").exists()
+
+
+# --- the rollback's end of the lease -------------------------------------------------------------------------
+
+@pytest.fixture
+def units(drain, tmp_path, monkeypatch):
+    """The lease's timer and service in a units directory of the test's own."""
+    unit_dir = tmp_path / "systemd"
+    unit_dir.mkdir()
+    for suffix in ("timer", "service"):
+        (unit_dir / f"canary-lease-app.{suffix}").write_text("[Unit]\n")
+    monkeypatch.setattr(drain, "UNIT_DIR", unit_dir)
+    return unit_dir
+
+
+def both_prepared(lease_dir, tmp_path, haproxy, nginx_files, fake_bin, servers_state=STATE_AFTER,
+                  nginx_config=DRAINED_UPSTREAM):
+    """HAProxy and nginx prepared as the traffic role's lease verb does, answering the read back with
+    `servers_state` and `nginx_config`; nginx's drain file names what the read back checks."""
+    server = haproxy({"show servers state": STATE_AFTER, "show servers state app": servers_state})
+    haproxy_conf(lease_dir, server.path, tmp_path / "server-state")
+    conf = json.loads((lease_dir / "drain-nginx.json").read_text())
+    conf.update(upstreams=["app"], canary_servers=["canary1:8080"])
+    (lease_dir / "drain-nginx.json").write_text(json.dumps(conf))
+    fake_bin("nginx", stdout=nginx_config)
+    fake_bin("systemctl")
+    return server
+
+
+def test_end_drains_reads_back_and_removes_the_lease(drain, lease_dir, tmp_path, haproxy, nginx_files, fake_bin,
+                                                     units):
+    server = both_prepared(lease_dir, tmp_path, haproxy, nginx_files, fake_bin)
+
+    result = drain.end(lease_dir, "canary-lease-app")
+
+    assert result == {
+        "fired": None,
+        "load_balancers": {
+            "haproxy": {"drained": True,
+                        "detail": "read back from HAProxy: servers canary1, canary2 of backend app at weight 0"},
+            "nginx": {"drained": True, "detail": "read back from nginx -T: the canary at weight 0 in app"},
+        },
+        "lease_removed": True,
+    }
+    assert server.received == ["set weight app/canary1 0; set weight app/canary2 0", "show servers state",
+                               "show servers state app"]
+    assert nginx_files.read_text() == DRAINED_UPSTREAM
+    assert fake_bin.calls() == ["nginx -t -q", "systemctl reload nginx", "nginx -T",
+                                "systemctl stop canary-lease-app.timer", "systemctl daemon-reload"]
+    assert not lease_dir.exists()
+    assert list(units.iterdir()) == []
+
+
+def test_end_names_a_load_balancer_whose_canary_still_has_weight(drain, lease_dir, tmp_path, haproxy, nginx_files,
+                                                                 fake_bin, units):
+    # HAProxy took the weights without a word but still has canary1 at 10; nginx -T shows the live file's canary.
+    both_prepared(lease_dir, tmp_path, haproxy, nginx_files, fake_bin, servers_state=STATE_BEFORE,
+                  nginx_config=LIVE_UPSTREAM)
+
+    result = drain.end(lease_dir, "canary-lease-app")
+
+    assert result["load_balancers"] == {
+        "haproxy": {"drained": False,
+                    "detail": "RuntimeError: HAProxy backend app still has the canary at weights {'canary1': 10}"},
+        "nginx": {"drained": False,
+                  "detail": "RuntimeError: nginx upstream app still has the canary at weights {'canary1:8080': 10}"},
+    }
+    # The lease goes all the same: the rollback drains those two with the traffic role, which names why.
+    assert result["lease_removed"] is True
+
+
+def test_end_names_a_configuration_that_still_gives_the_canary_a_weight(drain, lease_dir, tmp_path, haproxy,
+                                                                        fake_bin, units, monkeypatch):
+    server = haproxy({"show servers state app": STATE_AFTER})
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(HAPROXY_CONFIG)
+    conf = haproxy_conf(lease_dir, server.path, None)
+    conf.update(config=str(config))
+    (lease_dir / "drain-haproxy.json").write_text(json.dumps(conf))
+    # haproxy -c accepts, but the file on disk stays as it was (a write that went nowhere).
+    fake_bin("haproxy")
+    fake_bin("systemctl")
+    monkeypatch.setattr(drain, "write_atomic", lambda path, text, mode=0o644: None)
+
+    result = drain.end(lease_dir, "canary-lease-app")
+
+    weights = {"canary1": 10, "canary2": 1}
+    assert result["load_balancers"]["haproxy"] == {
+        "drained": False, "detail": f"RuntimeError: {config} still gives the canary weights {weights}"}
+
+
+def test_end_returns_what_the_lease_recorded_when_it_fired(drain, lease_dir, fake_bin, units):
+    fake_bin("systemctl")
+    record = {"fired_at": "2026-11-27T03:00:00+00:00", "reason": "unwatched for 300 s: ..."}
+    (lease_dir / "fired.json").write_text(json.dumps(record))
+
+    result = drain.end(lease_dir, "canary-lease-app")
+
+    assert result == {"fired": record, "load_balancers": {}, "lease_removed": True}
+
+
+def test_end_that_cannot_stop_the_timer_says_so_and_keeps_the_lease(drain, lease_dir, fake_bin, units):
+    fake_bin("systemctl", rc=1, stderr="Failed to connect to bus")
+
+    result = drain.end(lease_dir, "canary-lease-app")
+
+    assert result["lease_removed"] is False
+    assert result["lease_error"] == (
+        "RuntimeError: systemctl stop canary-lease-app.timer failed: Failed to connect to bus")
+    assert lease_dir.exists()
+    assert sorted(p.name for p in units.iterdir()) == ["canary-lease-app.service", "canary-lease-app.timer"]
+
+
+def test_end_run_as_the_rollback_does_prints_one_json_document(lease_dir, tmp_path, haproxy, nginx_files, fake_bin):
+    both_prepared(lease_dir, tmp_path, haproxy, nginx_files, fake_bin)
+
+    # A unit name no host has: the units directory is the system's.
+    run = run_script(lease_dir, "--end", "canary-lease-hb-unit-test-absent")
+
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert {lb: value["drained"] for lb, value in result["load_balancers"].items()} == {"haproxy": True, "nginx": True}
+    assert result["lease_removed"] is True
+    assert not lease_dir.exists()
+
+
+def test_end_of_a_disarmed_lease_removes_its_directory_without_systemd(drain, lease_dir, fake_bin, units):
+    # The canary's windows ended: its timer and units went, its prepared drain stayed for the rollback.
+    for unit in units.iterdir():
+        unit.unlink()
+    fake_bin("systemctl")
+
+    result = drain.end(lease_dir, "canary-lease-app")
+
+    assert result["lease_removed"] is True
+    assert not lease_dir.exists()
+    assert fake_bin.calls() == []

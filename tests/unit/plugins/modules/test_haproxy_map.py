@@ -169,7 +169,9 @@ def test_operator_level_socket_is_refused(capsys, workdir, map_file):
     assert "weights need level admin" in result["msg"]
 
 
-def test_the_lease_drains_a_sticky_canary_map_entry_to_0(haproxy, map_file, workdir):
+def test_the_lease_drains_a_sticky_canary_map_entry_to_0(haproxy, map_file, workdir, monkeypatch):
+    # The collection's HAProxy client and parsers, which the lease role writes beside the drain.
+    monkeypatch.syspath_prepend(str(ROOT / "plugins" / "module_utils"))
     spec = importlib.util.spec_from_file_location("lease_drain_sticky", ROOT / "roles/lease/files/lease_drain.py")
     drain = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(drain)
