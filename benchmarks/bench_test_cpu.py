@@ -212,8 +212,11 @@ def main():
         print(f"  {seconds / 60:6.1f}  {name}")
     if by_scenario:
         print("by scenario, host processes + its containers (core-minutes):")
-        for scenario, seconds in sorted(by_scenario.items(), key=lambda item: -item[1]):
-            own = sum(used for name, used in by_container.items() if scenario in name.split("-"))
+        rows = [
+            (seconds, sum(used for name, used in by_container.items() if scenario in name.split("-")), scenario)
+            for scenario, seconds in by_scenario.items()
+        ]
+        for seconds, own, scenario in sorted(rows, key=lambda row: -(row[0] + row[1])):
             print(f"  {(seconds + own) / 60:6.1f}  {scenario} ({seconds / 60:.1f} + {own / 60:.1f})")
         rest = total - sum(by_scenario.values()) - sum(by_container.values())
         print(f"  {rest / 60:6.1f}  the rest of the machine (unit tests, lint, set-up, the Docker engine)")
