@@ -104,8 +104,8 @@ def drain_haproxy(conf):
     # A sticky canary's users reach it by its map entry, whatever its weight.
     for entry in conf.get("maps", []):
         drain_haproxy_map(conf, entry)
-    # The weights of the share 0 as the traffic role computed them (production's too), or the canary's at 0.
-    weights = conf.get("weights") or dict.fromkeys(conf["servers"], 0)
+    # The weights of the share 0 as the traffic role computed them: production's too, the canary's at 0.
+    weights = conf["weights"]
     commands = "; ".join(f"set weight {conf['backend']}/{name} {weight}" for name, weight in weights.items())
     answer = ask_haproxy(conf["socket"], commands).strip()
     if answer:

@@ -124,7 +124,8 @@ def haproxy(sock_dir):
 
 def haproxy_conf(lease_dir, socket_path, state_file, servers=("canary1", "canary2")):
     """drain-haproxy.json as the traffic role's lease verb writes it."""
-    conf = {"socket": str(socket_path), "backend": "app", "servers": list(servers)}
+    conf = {"socket": str(socket_path), "backend": "app", "servers": list(servers),
+            "weights": dict.fromkeys(servers, 0)}
     if state_file is not None:
         conf["state_file"] = str(state_file)
     (lease_dir / "drain-haproxy.json").write_text(json.dumps(conf, indent=2) + "\n")

@@ -180,7 +180,8 @@ def test_the_lease_drains_a_sticky_canary_map_entry_to_0(haproxy, map_file, work
     lease = workdir / "lease"
     lease.mkdir()
     (lease / "drain-haproxy.json").write_text(json.dumps({
-        "socket": haproxy.sock.getsockname(), "backend": "hyperbun", "servers": ["app1-canary"], "state_file": "",
+        "socket": haproxy.sock.getsockname(), "backend": "hyperbun", "servers": ["app1-canary"],
+        "weights": {"app1-canary": 0}, "state_file": "",
         "maps": [{"map": str(map_file), "key": "hyperbun", "value": "0"}]}))
     assert drain.main(["lease_drain.py", str(lease), "300"]) == 0, (lease / "fired.json").read_text()
     assert haproxy.maps[str(map_file)] == {"other": "7", "hyperbun": "0"}
